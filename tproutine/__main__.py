@@ -1,0 +1,3 @@
+from tproutine.cli import main
+
+raise SystemExit(main())

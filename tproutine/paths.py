@@ -1,0 +1,58 @@
+"""Where tproutine finds and keeps things.
+
+Bundled routines and device profiles ship inside the wheel (``_bundled/``); in a
+source checkout they are the top-level ``routines/`` and ``devices/`` folders.
+The person's data and settings live in the platform's user folders; on Linux
+``XDG_DATA_HOME`` and ``XDG_CONFIG_HOME`` are honoured (tests rely on that).
+Nothing is written anywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+APP = "tproutine"
+_PKG = Path(__file__).resolve().parent
+
+
+def _bundled(name: str) -> Path:
+    installed = _PKG / "_bundled" / name
+    return installed if installed.is_dir() else _PKG.parent / name
+
+
+def bundled_routines_dir() -> Path:
+    return _bundled("routines")
+
+
+def bundled_devices_dir() -> Path:
+    return _bundled("devices")
+
+
+def data_dir() -> Path:
+    return platformdirs.user_data_path(APP)
+
+
+def config_dir() -> Path:
+    return platformdirs.user_config_path(APP)
+
+
+def user_routines_dir() -> Path:
+    return data_dir() / "routines"
+
+
+def user_devices_dir() -> Path:
+    return config_dir() / "devices"
+
+
+def history_path() -> Path:
+    return data_dir() / "history.sqlite3"
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def log_path() -> Path:
+    return platformdirs.user_log_path(APP) / "tproutine.log"

@@ -1,0 +1,129 @@
+"""Durations and percentages as routine files write them.
+
+A duration is ``45`` or ``45s`` (seconds, ``2.5s`` allowed), ``2m``, ``1m30s``,
+``1h``, ``1h5m``, ``1:30`` (m:ss) or ``1:02:03`` (h:mm:ss). YAML 1.1 reads an
+unquoted ``1:30`` as the base-60 integer 90, which happens to be its seconds,
+so numbers are simply seconds. ``off`` arrives as ``False``; where a duration
+may be zero (``rest``, ``switch``, ``get_ready``) it means 0 s.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+DURATION_HELP = "use 45s, 2m, 1m30s or 1:30"
+
+_UNITS = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
+_CLOCK = re.compile(r"^(?:(?P<h>\d+):(?P<hm>\d{1,2}):(?P<hs>\d{1,2})|(?P<m>\d+):(?P<s>\d{1,2}))$")
+_BARE = re.compile(r"^\d+(?:\.\d+)?$")
+# Text that a person meant as a duration (rather than, say, a rest step's title).
+LOOKS_LIKE_DURATION = re.compile(r"^\s*[-+]?[\d:.]+\s*[hms\d:.\s]*$")
+
+
+def _bad(text: object, why: str = "") -> ValueError:
+    return ValueError(f"{text!r} is not a duration{': ' + why if why else ''} ({DURATION_HELP})")
+
+
+def _parse_text(text: str) -> float:
+    s = text.strip().lower().replace(" ", "")
+    if not s:
+        raise _bad(text)
+    if _BARE.match(s):
+        return float(s)
+    m = _UNITS.match(s)
+    if m and any(m.group(k) for k in ("h", "m", "s")):
+        h, mi, sec = (m.group("h"), m.group("m"), m.group("s"))
+        # A smaller unit after a bigger one must stay below 60: "1m70s" is a typo.
+        if h and mi and int(mi) >= 60:
+            raise _bad(text, "minutes after hours go up to 59")
+        if (h or mi) and sec and float(sec) >= 60:
+            raise _bad(text, "seconds after minutes go up to 59")
+        return int(h or 0) * 3600 + int(mi or 0) * 60 + float(sec or 0)
+    m = _CLOCK.match(s)
+    if m:
+        if m.group("h") is not None:
+            mm, ss = int(m.group("hm")), int(m.group("hs"))
+            if mm >= 60 or ss >= 60:
+                raise _bad(text, "minutes and seconds go up to 59")
+            return int(m.group("h")) * 3600 + mm * 60 + ss
+        ss = int(m.group("s"))
+        if ss >= 60:
+            raise _bad(text, "seconds go up to 59")
+        return int(m.group("m")) * 60 + ss
+    raise _bad(text)
+
+
+def parse_duration(value: object, *, signed: bool = False, allow_off: bool = False) -> float:
+    """Seconds from any accepted form; ``ValueError`` with a readable message otherwise.
+
+    ``signed`` accepts a leading minus (cue offsets counted from the end).
+    ``allow_off`` turns ``off``/``false`` into 0 s.
+    """
+    if isinstance(value, bool):
+        if value is False and allow_off:
+            return 0.0
+        shown = "off" if value is False else "on"
+        raise ValueError(f"'{shown}' is not a duration ({DURATION_HELP})")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+        if not math.isfinite(seconds):
+            raise _bad(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        negative = text.startswith("-")
+        if negative and not signed:
+            raise ValueError(
+                f"{value!r} is negative; a duration here is 0 or more ({DURATION_HELP})"
+            )
+        seconds = _parse_text(text.lstrip("-+"))
+        if negative:
+            seconds = -seconds
+    else:
+        raise _bad(value)
+    if seconds < 0 and not signed:
+        raise ValueError(f"{value!r} is negative; a duration here is 0 or more ({DURATION_HELP})")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """A compact human form: ``45s``, ``1m30s``, ``1h05m``, ``2.5s``."""
+    if seconds < 60:
+        return f"{seconds:g}s"
+    total = round(seconds)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{h}h{m:02d}m" + (f"{s:02d}s" if s else "")
+    return f"{m}m{s:02d}s" if s else f"{m}m"
+
+
+def format_clock(seconds: float) -> str:
+    """``MM:SS`` (or ``H:MM:SS`` past an hour) for timelines and countdowns."""
+    total = max(0, int(seconds + 0.5))
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+PERCENT_HELP = "use a percent from 0% to 100%, like 40%"
+
+
+def parse_percent(value: object) -> float:
+    """``40%``, ``40`` or ``40.5`` → 40.0; 0–100 inclusive."""
+    if isinstance(value, bool):
+        raise ValueError(f"{'on' if value else 'off'!r} is not a percent ({PERCENT_HELP})")
+    if isinstance(value, (int, float)):
+        pct = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        number = text.removesuffix("%").strip()
+        try:
+            pct = float(number)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percent ({PERCENT_HELP})") from None
+    else:
+        raise ValueError(f"{value!r} is not a percent ({PERCENT_HELP})")
+    if not math.isfinite(pct) or not 0 <= pct <= 100:
+        raise ValueError(f"{value!r} is outside 0–100% ({PERCENT_HELP})")
+    return pct

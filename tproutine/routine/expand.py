@@ -1,0 +1,244 @@
+"""Expansion of a routine into its timeline, exactly as the format's rules say.
+
+1. ``get_ready`` first (unless 0 s).
+2. ``reps: n`` gives n segments with a ``rest`` segment between consecutive ones.
+3. ``side: both``: the left reps, a ``switch`` segment, the right reps; with
+   ``alternate``: L1, switch, R1, rest, L2, switch, R2, …
+4. ``repeat`` blocks give their steps n times, with ``rest`` between rounds.
+5. A ``rest`` step is one ``rest`` segment.
+
+The size of the timeline is computed before anything is built, so a file that
+would expand past the limits is refused in microseconds, however deep its
+repeats are nested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from tproutine.routine import model as m
+from tproutine.routine.loader import LoadedRoutine
+from tproutine.routine.timeline import Cue, DeviceSetting, Segment, Side, Timeline
+from tproutine.yamlsafe import LoadError
+
+MAX_SEGMENTS = 10_000
+MAX_TOTAL_S = 8 * 3600.0
+DEFAULT_SWITCH_S = 5.0
+DEFAULT_PATTERN = (4.0, 6.0)
+
+
+class _Resolved:
+    """A work step with the routine's defaults applied."""
+
+    __slots__ = ("area", "device", "pressure", "rest", "step", "switch", "tool")
+
+    def __init__(self, step: m.WorkStep, defaults: m.Defaults) -> None:
+        given = step.model_fields_set
+        self.step = step
+        self.pressure = step.pressure if step.pressure is not None else defaults.pressure
+        self.rest = step.rest if step.rest is not None else (defaults.rest or 0.0)
+        switch = step.switch if step.switch is not None else defaults.switch
+        self.switch = DEFAULT_SWITCH_S if switch is None else switch
+        self.tool = step.tool if step.tool is not None else defaults.tool
+        self.area = step.area if step.area is not None else defaults.area
+        # `device: off` in a step (None, but given) beats a default device.
+        self.device = step.device if "device" in given else defaults.device
+
+
+def _sides(step: m.WorkStep) -> list[Side | None]:
+    return ["left", "right"] if step.side == "both" else [step.side]
+
+
+def _measure_work(r: _Resolved) -> tuple[int, float]:
+    step = r.step
+    sides = _sides(step)
+    n = step.reps
+    count = n * len(sides)
+    seconds = count * step.duration
+    if r.rest > 0:
+        count += (n - 1) * len(sides)
+        seconds += (n - 1) * len(sides) * r.rest
+    if len(sides) == 2 and r.switch > 0:
+        switches = n if step.alternate else 1
+        count += switches
+        seconds += switches * r.switch
+    return count, seconds
+
+
+def measure(steps: list[Any], defaults: m.Defaults) -> tuple[int, float]:
+    """How many segments and seconds ``steps`` expand to, without building them."""
+    count, seconds = 0, 0.0
+    for step in steps:
+        if isinstance(step, m.RepeatBlock):
+            c, s = measure(step.steps, defaults)
+            rest = step.rest or 0.0
+            count += c * step.repeat + (step.repeat - 1 if rest > 0 else 0)
+            seconds += s * step.repeat + (step.repeat - 1) * rest
+        elif isinstance(step, m.RestStep):
+            count += 1
+            seconds += step.seconds
+        else:
+            c, s = _measure_work(_Resolved(step, defaults))
+            count += c
+            seconds += s
+    return count, seconds
+
+
+def _device(spec: m.DeviceSpec | None) -> DeviceSetting | None:
+    if spec is None:
+        return None
+    if spec.level is not None:
+        return DeviceSetting(level=spec.level)
+    if spec.ramp is not None:
+        return DeviceSetting(from_pct=spec.ramp[0], to_pct=spec.ramp[1])
+    assert spec.intensity is not None
+    return DeviceSetting(from_pct=spec.intensity, to_pct=spec.intensity)
+
+
+def _cues(cues: list[m.Cue], seconds: float) -> tuple[Cue, ...]:
+    resolved = [Cue(c.at if c.at >= 0 else seconds + c.at, c.say) for c in cues]
+    return tuple(sorted(resolved, key=lambda c: c.at_s))
+
+
+# A segment before its index and start time are known.
+_Spec = dict[str, Any]
+
+
+def _rest(seconds: float, path: str) -> _Spec:
+    return {"kind": "rest", "title": "Rest", "duration_s": seconds, "step_path": path}
+
+
+def _work(r: _Resolved, path: str) -> Iterator[_Spec]:
+    step = r.step
+    device = _device(r.device)
+    cues = _cues(step.cues, step.duration)
+    pattern = None
+    if isinstance(step, m.BreatheStep):
+        pattern = tuple(step.pattern) if step.pattern else DEFAULT_PATTERN
+
+    def rep(side: Side | None, k: int) -> _Spec:
+        return {
+            "kind": step.kind,
+            "title": step.title,
+            "duration_s": step.duration,
+            "side": side,
+            "rep": k,
+            "reps": step.reps,
+            "device": device,
+            "cues": cues,
+            "area": r.area,
+            "tool": r.tool,
+            "instructions": step.instructions,
+            "pressure": r.pressure,
+            "pattern": pattern,
+            "step_path": path,
+        }
+
+    switch: _Spec = {
+        "kind": "switch",
+        "title": "Switch sides",
+        "duration_s": r.switch,
+        "step_path": path,
+    }
+    sides = _sides(step)
+    if len(sides) == 2 and step.alternate:
+        for k in range(1, step.reps + 1):
+            if k > 1 and r.rest > 0:
+                yield _rest(r.rest, path)
+            yield rep("left", k)
+            if r.switch > 0:
+                yield switch
+            yield rep("right", k)
+        return
+    for s, side in enumerate(sides):
+        if s > 0 and r.switch > 0:
+            yield switch
+        for k in range(1, step.reps + 1):
+            if k > 1 and r.rest > 0:
+                yield _rest(r.rest, path)
+            yield rep(side, k)
+
+
+def _steps(steps: list[Any], defaults: m.Defaults, prefix: str) -> Iterator[_Spec]:
+    for i, step in enumerate(steps):
+        path = f"{prefix}[{i}]"
+        if isinstance(step, m.RepeatBlock):
+            rest = step.rest or 0.0
+            for round_no in range(step.repeat):
+                if round_no > 0 and rest > 0:
+                    yield _rest(rest, path)
+                yield from _steps(step.steps, defaults, f"{path}.steps")
+        elif isinstance(step, m.RestStep):
+            yield {
+                "kind": "rest",
+                "title": step.title,
+                "duration_s": step.seconds,
+                "cues": _cues(step.cues, step.seconds),
+                "instructions": step.instructions,
+                "step_path": path,
+            }
+        else:
+            yield from _work(_Resolved(step, defaults), path)
+
+
+def _uses(steps: list[Any], defaults: m.Defaults, attr: str) -> bool:
+    for step in steps:
+        if isinstance(step, m.RepeatBlock):
+            if _uses(step.steps, defaults, attr):
+                return True
+        elif not isinstance(step, m.RestStep):
+            device = _Resolved(step, defaults).device
+            if device is not None and (attr == "any" or getattr(device, attr) is not None):
+                return True
+    return False
+
+
+def expand(loaded: LoadedRoutine) -> Timeline:
+    """The timeline of a validated routine; LoadError when it exceeds the limits."""
+    routine = loaded.routine
+    get_ready = routine.get_ready
+    count, seconds = measure(routine.steps, routine.defaults)
+    count += 1 if get_ready > 0 else 0
+    seconds += get_ready
+    if count > MAX_SEGMENTS:
+        raise LoadError(
+            [
+                loaded.document.problem(
+                    ("steps",),
+                    f"the routine expands to {count:,} segments; the limit is {MAX_SEGMENTS:,} "
+                    "(fewer reps or repeat rounds)",
+                    key=True,
+                )
+            ]
+        )
+    if seconds > MAX_TOTAL_S:
+        raise LoadError(
+            [
+                loaded.document.problem(
+                    ("steps",),
+                    f"the routine lasts {seconds / 3600:.1f} h; the limit is 8 h",
+                    key=True,
+                )
+            ]
+        )
+    specs: list[_Spec] = []
+    if get_ready > 0:
+        specs.append({"kind": "get_ready", "title": "Get ready", "duration_s": get_ready})
+    specs.extend(_steps(routine.steps, routine.defaults, "steps"))
+    segments = []
+    start = 0.0
+    for index, spec in enumerate(specs):
+        segments.append(Segment(index=index, start_s=start, **spec))
+        start += spec["duration_s"]
+    return Timeline(
+        name=routine.name,
+        segments=tuple(segments),
+        total_s=start,
+        device_specific=_uses(routine.steps, routine.defaults, "level"),
+        uses_device=_uses(routine.steps, routine.defaults, "any"),
+        warnings=tuple(routine.safety.warnings),
+        avoid_if=tuple(routine.safety.avoid_if),
+        content_hash=loaded.content_hash,
+        source=loaded.source,
+    )

@@ -1,0 +1,378 @@
+"""Safe loading of untrusted YAML with a line and column for every value.
+
+Routine files and device profiles come from other people. This module is the one
+door they come through: it enforces the size, depth and expansion limits while
+the document is composed (so an alias bomb is refused after a few thousand
+nodes, not after it has eaten the memory), allows only the plain YAML 1.1 types,
+and keeps the position of every key and value so that every later error can
+name ``file:line:col``.
+
+It deliberately does not use ``yaml.safe_load``: the plain Python objects it
+returns have no positions, and its constructor would expand aliases blindly.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+# Values after aliases are expanded. A 1 MiB file written out by hand stays far
+# below this; only alias expansion gets near it.
+MAX_NODES = 250_000
+
+Path = tuple[str | int, ...]
+
+_STD = "tag:yaml.org,2002:"
+# The plain YAML types. Everything else (python/*, binary, custom tags) is refused.
+_ALLOWED_SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_MAP_TAG = _STD + "map"
+_SEQ_TAG = _STD + "seq"
+_MERGE_TAG = _STD + "merge"
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A 1-based line and column."""
+
+    line: int
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One mistake in a file, printed as ``file:line:col: path: message``."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class LoadError(Exception):
+    """A file could not be accepted; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``('steps', 2, 'duration')`` → ``steps[2].duration``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The nearest known key to a misspelt one, if any is close."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+@dataclass
+class Document:
+    """Plain Python data (dicts, lists, scalars) and where each part was in the file."""
+
+    file: str
+    data: dict[str, Any]
+    value_marks: dict[Path, Mark] = field(default_factory=dict)
+    key_marks: dict[Path, Mark] = field(default_factory=dict)
+
+    def mark(self, path: Sequence[str | int], *, key: bool = False) -> Mark:
+        """The position of ``path`` (its key if asked and known), else of its nearest parent."""
+        p = tuple(path)
+        if key and p in self.key_marks:
+            return self.key_marks[p]
+        while p:
+            if p in self.value_marks:
+                return self.value_marks[p]
+            p = p[:-1]
+        return self.value_marks.get((), Mark(1, 1))
+
+    def problem(self, path: Sequence[str | int], message: str, *, key: bool = False) -> Problem:
+        m = self.mark(path, key=key)
+        return Problem(self.file, m.line, m.col, format_path(path), message)
+
+
+class _LimitError(Exception):
+    def __init__(self, mark: yaml.Mark | None, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that measures the document while composing it.
+
+    Every node's height and expanded size are recorded as soon as it is complete.
+    An alias refers to an already finished node, so its expanded size is known in
+    O(1): a billion-laughs document is refused as soon as its running total passes
+    the limit, without ever building the expansion.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._total = 0
+        self._size: dict[int, int] = {}
+        self._height: dict[int, int] = {}
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            node = super().compose_node(parent, index)
+            assert node is not None
+            if id(node) not in self._size:
+                raise _LimitError(mark, "an alias refers to the value that contains it")
+            self._count(self._size[id(node)], self._height[id(node)], mark)
+            return node
+        start = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _LimitError(start, f"nested more than {MAX_DEPTH} levels deep")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        assert node is not None  # only the document end yields None, never a node's place
+        if isinstance(node, ScalarNode):
+            size, height = 1, 1
+        else:
+            children: list[Node]
+            if isinstance(node, MappingNode):
+                children = [n for pair in node.value for n in pair]
+            else:
+                children = list(node.value)
+            size = 1 + sum(self._size[id(c)] for c in children)
+            height = 1 + max((self._height[id(c)] for c in children), default=0)
+            # The children were counted as they were composed; count only this node.
+        self._size[id(node)] = size
+        self._height[id(node)] = height
+        self._count(1, 1, start)
+        if height > MAX_DEPTH:
+            raise _LimitError(start, f"nested more than {MAX_DEPTH} levels deep")
+        return node
+
+    def _count(self, size: int, height: int, mark: yaml.Mark) -> None:
+        self._total += size
+        if self._total > MAX_NODES:
+            raise _LimitError(
+                mark,
+                f"the document expands to more than {MAX_NODES:,} values "
+                "(aliases repeat too much, or the file is too big)",
+            )
+        if self._depth + height > MAX_DEPTH:
+            raise _LimitError(mark, f"nested more than {MAX_DEPTH} levels deep")
+
+
+def _decode(raw: bytes, file: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise LoadError(
+            [Problem(file, line, col, "", "this is not valid UTF-8 text (save the file as UTF-8)")]
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _mark(m: yaml.Mark | None) -> Mark:
+    return Mark(m.line + 1, m.column + 1) if m is not None else Mark(1, 1)
+
+
+def _describe_tag(tag: str) -> str:
+    return "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
+
+
+class _Converter:
+    """Turns the composed node graph into plain data, recording marks by path."""
+
+    def __init__(self, doc: Document, strip_extensions: bool) -> None:
+        self.doc = doc
+        self.strip = strip_extensions
+        self.constructor = SafeConstructor()
+        self.problems: list[Problem] = []
+
+    def convert(self, node: Node, path: Path) -> Any:
+        self.doc.value_marks[path] = _mark(node.start_mark)
+        if isinstance(node, ScalarNode):
+            if node.tag not in _ALLOWED_SCALAR_TAGS:
+                return self._bad_tag(node, path)
+            try:
+                return self.constructor.construct_object(node, deep=True)
+            except (ConstructorError, ValueError) as exc:
+                m = _mark(node.start_mark)
+                msg = getattr(exc, "problem", None) or str(exc)
+                self.problems.append(Problem(self.doc.file, m.line, m.col, format_path(path), msg))
+                return None
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ_TAG:
+                return self._bad_tag(node, path)
+            return [self.convert(child, (*path, i)) for i, child in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            if node.tag != _MAP_TAG:
+                return self._bad_tag(node, path)
+            return self._mapping(node, path)
+        return None  # pragma: no cover - the composer makes no other node kinds
+
+    def _bad_tag(self, node: Node, path: Path) -> None:
+        m = _mark(node.start_mark)
+        self.problems.append(
+            Problem(
+                self.doc.file,
+                m.line,
+                m.col,
+                format_path(path),
+                f"the tag {_describe_tag(node.tag)} is not allowed "
+                "(use plain YAML: text, numbers, true/false, lists and mappings)",
+            )
+        )
+        return None
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merged: list[MappingNode] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                # `<<: *defaults` (or a list of them): keys written here win.
+                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                merged.extend(s for s in sources if isinstance(s, MappingNode))
+                if not all(isinstance(s, MappingNode) for s in sources):
+                    m = _mark(value_node.start_mark)
+                    self.problems.append(
+                        Problem(
+                            self.doc.file,
+                            m.line,
+                            m.col,
+                            format_path(path),
+                            "'<<' merges only mappings (an alias like *common)",
+                        )
+                    )
+                continue
+            self._put(out, key_node, value_node, path, explicit=True)
+        for source in merged:
+            for key_node, value_node in source.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                self._put(out, key_node, value_node, path, explicit=False)
+        return out
+
+    def _put(
+        self, out: dict[str, Any], key_node: Node, value_node: Node, path: Path, explicit: bool
+    ) -> None:
+        km = _mark(key_node.start_mark)
+        if not isinstance(key_node, ScalarNode) or key_node.tag != _STD + "str":
+            shown = key_node.value if isinstance(key_node, ScalarNode) else "a list or mapping"
+            self.problems.append(
+                Problem(
+                    self.doc.file,
+                    km.line,
+                    km.col,
+                    format_path(path),
+                    f"the key {shown!r} is not text (keys are words like 'name' or 'duration')",
+                )
+            )
+            return
+        key = key_node.value
+        if self.strip and key.startswith("x-"):
+            return
+        if key in out:
+            if explicit:
+                self.problems.append(
+                    Problem(
+                        self.doc.file,
+                        km.line,
+                        km.col,
+                        format_path((*path, key)),
+                        "this key appears twice in the same mapping (keep one)",
+                    )
+                )
+            return
+        self.doc.key_marks[(*path, key)] = km
+        out[key] = self.convert(value_node, (*path, key))
+
+
+def load_yaml(
+    source: bytes | str,
+    file: str,
+    *,
+    what: str = "a mapping",
+    strip_extensions: bool = True,
+    max_bytes: int = MAX_BYTES,
+) -> Document:
+    """Load one YAML document that must be a mapping.
+
+    ``what`` describes the expected top level for messages ("a routine: a mapping
+    with format, name and steps"). Keys starting with ``x-`` are dropped when
+    ``strip_extensions`` is true. Raises :class:`LoadError`; never anything else.
+    """
+    raw = source.encode("utf-8") if isinstance(source, str) else source
+    if len(raw) > max_bytes:
+        raise LoadError(
+            [
+                Problem(
+                    file,
+                    1,
+                    1,
+                    "",
+                    f"the file is {len(raw):,} bytes; the limit is {max_bytes:,} bytes "
+                    f"({max_bytes // 1024 // 1024} MiB)",
+                )
+            ]
+        )
+    text = _decode(raw, file) if isinstance(source, bytes) else source
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except _LimitError as exc:
+        m = _mark(exc.mark)
+        raise LoadError([Problem(file, m.line, m.col, "", exc.message)]) from None
+    except yaml.MarkedYAMLError as exc:
+        m = _mark(exc.problem_mark or exc.context_mark)
+        detail = exc.problem or "invalid YAML"
+        if exc.context:
+            detail = f"{detail} ({exc.context})"
+        raise LoadError(
+            [Problem(file, m.line, m.col, "", f"YAML syntax error: {detail}")]
+        ) from None
+    except yaml.YAMLError as exc:  # reader errors: control characters and the like
+        m = _mark(getattr(exc, "problem_mark", None))
+        raise LoadError([Problem(file, m.line, m.col, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise LoadError([Problem(file, 1, 1, "", f"the file is empty (expected {what})")])
+    doc = Document(file=file, data={})
+    conv = _Converter(doc, strip_extensions)
+    if not isinstance(root, MappingNode) or root.tag != _MAP_TAG:
+        m = _mark(root.start_mark)
+        kind = {ScalarNode: "a single value", SequenceNode: "a list"}.get(
+            type(root), "something else"
+        )
+        raise LoadError(
+            [Problem(file, m.line, m.col, "", f"the file holds {kind}; expected {what}")]
+        )
+    data = conv.convert(root, ())
+    if conv.problems:
+        raise LoadError(conv.problems)
+    doc.data = data
+    return doc
