@@ -14,11 +14,32 @@ import re
 
 DURATION_HELP = "use 45s, 2m, 1m30s or 1:30"
 
-_UNITS = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
-_CLOCK = re.compile(r"^(?:(?P<h>\d+):(?P<hm>\d{1,2}):(?P<hs>\d{1,2})|(?P<m>\d+):(?P<s>\d{1,2}))$")
-_BARE = re.compile(r"^\d+(?:\.\d+)?$")
+# The shapes a parser accepts once the text is stripped and lower-cased. Spaces may
+# stand between a number and its unit and between units ("1m 30s"), never inside a
+# number ("1 2" is not 12 s). The values below 60 are checked with a message.
+_UNITS = re.compile(
+    r"(?:(?P<h>[0-9]+) *h)? *(?:(?P<m>[0-9]+) *m)? *(?:(?P<s>[0-9]+(?:\.[0-9]+)?) *s)?"
+)
+_CLOCK = re.compile(
+    r"(?P<h>[0-9]+):(?P<hm>[0-9]{1,2}):(?P<hs>[0-9]{1,2})|(?P<m>[0-9]+):(?P<s>[0-9]{1,2})"
+)
+_BARE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+# The same language as one regular expression, for the JSON Schema (which must agree
+# with the loader): minutes after hours and seconds after minutes below 60.
+_LT60 = r"0*[0-5]?[0-9]"
+_BODY = (
+    r"[0-9]+(?:\.[0-9]+)?(?: *[sS])?"
+    rf"|[0-9]+ *[hH](?: *{_LT60} *[mM])?(?: *{_LT60}(?:\.[0-9]+)? *[sS])?"
+    rf"|[0-9]+ *[mM](?: *{_LT60}(?:\.[0-9]+)? *[sS])?"
+    r"|[0-9]+:[0-5]?[0-9](?::[0-5]?[0-9])?"
+)
+DURATION_PATTERN = rf"^\s*\+?(?:{_BODY})\s*$"
+SIGNED_DURATION_PATTERN = rf"^\s*[-+]?(?:{_BODY})\s*$"
+
 # Text that a person meant as a duration (rather than, say, a rest step's title).
-LOOKS_LIKE_DURATION = re.compile(r"^\s*[-+]?[\d:.]+\s*[hms\d:.\s]*$")
+LOOKS_LIKE_DURATION_PATTERN = r"^\s*[-+]?[0-9:.]+\s*[hmsHMS0-9:.\s]*$"
+LOOKS_LIKE_DURATION = re.compile(LOOKS_LIKE_DURATION_PATTERN)
 
 
 def _bad(text: object, why: str = "") -> ValueError:
@@ -26,12 +47,13 @@ def _bad(text: object, why: str = "") -> ValueError:
 
 
 def _parse_text(text: str) -> float:
-    s = text.strip().lower().replace(" ", "")
-    if not s:
-        raise _bad(text)
-    if _BARE.match(s):
+    """Seconds from unsigned duration text that has no surrounding spaces."""
+    s = text.lower()
+    if len(s) > 40:  # int() refuses thousands of digits; no real duration is this long
+        raise ValueError(f"this text is too long for a duration ({DURATION_HELP})")
+    if _BARE.fullmatch(s):
         return float(s)
-    m = _UNITS.match(s)
+    m = _UNITS.fullmatch(s)
     if m and any(m.group(k) for k in ("h", "m", "s")):
         h, mi, sec = (m.group("h"), m.group("m"), m.group("s"))
         # A smaller unit after a bigger one must stay below 60: "1m70s" is a typo.
@@ -40,7 +62,7 @@ def _parse_text(text: str) -> float:
         if (h or mi) and sec and float(sec) >= 60:
             raise _bad(text, "seconds after minutes go up to 59")
         return int(h or 0) * 3600 + int(mi or 0) * 60 + float(sec or 0)
-    m = _CLOCK.match(s)
+    m = _CLOCK.fullmatch(s)
     if m:
         if m.group("h") is not None:
             mm, ss = int(m.group("hm")), int(m.group("hs"))
@@ -66,7 +88,10 @@ def parse_duration(value: object, *, signed: bool = False, allow_off: bool = Fal
         shown = "off" if value is False else "on"
         raise ValueError(f"'{shown}' is not a duration ({DURATION_HELP})")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ValueError(f"this number is too large for a duration ({DURATION_HELP})") from None
         if not math.isfinite(seconds):
             raise _bad(value)
     elif isinstance(value, str):
@@ -76,7 +101,9 @@ def parse_duration(value: object, *, signed: bool = False, allow_off: bool = Fal
             raise ValueError(
                 f"{value!r} is negative; a duration here is 0 or more ({DURATION_HELP})"
             )
-        seconds = _parse_text(text.lstrip("-+"))
+        # One sign, right before the number: "+-5s" and "- 5s" are not durations.
+        body = text[1:] if text.startswith(("-", "+")) else text
+        seconds = _parse_text(body)
         if negative:
             seconds = -seconds
     else:
@@ -107,6 +134,8 @@ def format_clock(seconds: float) -> str:
 
 
 PERCENT_HELP = "use a percent from 0% to 100%, like 40%"
+PERCENT_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$"
+_PERCENT_TEXT = re.compile(PERCENT_PATTERN)
 
 
 def parse_percent(value: object) -> float:
@@ -114,14 +143,17 @@ def parse_percent(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{'on' if value else 'off'!r} is not a percent ({PERCENT_HELP})")
     if isinstance(value, (int, float)):
-        pct = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        number = text.removesuffix("%").strip()
         try:
-            pct = float(number)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a percent ({PERCENT_HELP})") from None
+            pct = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ValueError(f"this number is outside 0–100% ({PERCENT_HELP})") from None
+    elif isinstance(value, str):
+        # Digits with an optional fraction and %: not "1e1", "4_0", "-0" or "inf",
+        # which float() would take (the JSON Schema has the same pattern).
+        m = _PERCENT_TEXT.fullmatch(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a percent ({PERCENT_HELP})")
+        pct = float(m.group(1))
     else:
         raise ValueError(f"{value!r} is not a percent ({PERCENT_HELP})")
     if not math.isfinite(pct) or not 0 <= pct <= 100:

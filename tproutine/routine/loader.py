@@ -78,22 +78,28 @@ def _model_at(data: Any, path: tuple[str | int, ...]) -> type[BaseModel] | None:
     return current
 
 
-def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+def _clean_loc(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
     """Drop pydantic's union tags and validator names from an error location.
 
     A step's errors come as ``('steps', 2, 'hold', 'duration')``: the tag after a
-    step's index names the union member, not a key of the file.
+    step's index names the union member, not a key of the file. A part that is a
+    key of the file's data (even ``a[1]`` or ``function-x``) is always kept.
     """
     out: list[str | int] = []
+    node: Any = data
     after_step_index = False
     for part in loc:
         if after_step_index and isinstance(part, str) and part in m.KIND_KEYS:
             after_step_index = False
             continue
         after_step_index = isinstance(part, int) and bool(out) and out[-1] == "steps"
-        if isinstance(part, str) and (part.startswith("function-") or "[" in part):
+        in_data = (isinstance(node, dict) and isinstance(part, str) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if not in_data and isinstance(part, str) and (part.startswith("function-") or "[" in part):
             continue
         out.append(part)
+        node = node[part] if in_data else None
     return tuple(out)
 
 
@@ -105,17 +111,18 @@ def _message(err: Any, data: Any, path: tuple[str | int, ...]) -> tuple[str, boo
     if kind == "value_error":
         return str(ctx.get("error", err["msg"])), False
     if kind == "extra_forbidden":
-        key = str(path[-1])
+        key = str(path[-1]) if path else ""
         owner = _model_at(data, path[:-1])
         known = _fields_of(owner) if owner else []
         elsewhere = [k for k, cls in m.STEP_MODELS.items() if key in cls.model_fields]
         if owner in m.STEP_MODELS.values() and elsewhere and key not in known:
             kinds = ", ".join(elsewhere)
-            return f"'{key}' is not a field of this kind of step (it belongs to: {kinds})", True
+            return f"{key!r} is not a field of this kind of step (it belongs to: {kinds})", True
         hint = suggest(key, known)
         accepted = f"known keys: {', '.join(known)}" if known else "no keys here"
         did = f"did you mean '{hint}'? " if hint else ""
-        return f"unknown key '{key}' ({did}{accepted}; x- keys are ignored)", True
+        # repr: a key may hold a line break, and a problem is always one line.
+        return f"unknown key {key!r} ({did}{accepted}; x- keys are ignored)", True
     if kind == "missing":
         field = str(path[-1])
         if field == "duration":
@@ -176,7 +183,7 @@ def _validation_problems(exc: ValidationError, doc: Document) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[tuple[tuple[str | int, ...], str]] = set()
     for err in exc.errors():
-        path = _clean_loc(tuple(err["loc"]))
+        path = _clean_loc(tuple(err["loc"]), doc.data)
         text, at_key = _message(err, doc.data, path)
         if err["type"] == "step_kind_twice":
             path = (*path, err["ctx"]["key"])
@@ -215,8 +222,8 @@ def _check_semantics(routine: m.Routine, doc: Document) -> list[Problem]:
                         doc.problem(
                             (*here, "cues", c, "at"),
                             f"this cue falls outside its repetition of {seconds:g}s "
-                            f"(use 0s to {seconds:g}s from the start, or a negative offset "
-                            f"down to -{seconds:g}s from the end)",
+                            f"(use from 0s up to below {seconds:g}s after the start, or a "
+                            f"negative offset from -1s to -{seconds:g}s before the end)",
                         )
                     )
             if isinstance(step, m.RestStep):
@@ -255,11 +262,15 @@ def read_file(path: str | Path, *, shown: str | None = None) -> bytes:
     p = Path(path)
     try:
         size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise LoadError(
-                [Problem(name, 1, 1, "", f"the file is {size:,} bytes; the limit is 1 MiB")]
-            )
-        return p.read_bytes()
+        if size <= MAX_BYTES:
+            # Read at most one byte past the limit: `/dev/zero` or a growing file never hangs.
+            with p.open("rb") as f:
+                data = f.read(MAX_BYTES + 1)
+            if len(data) <= MAX_BYTES:
+                return data
+            size = len(data)
+        shown_size = f"{size:,} bytes" if size > MAX_BYTES + 1 else f"more than {MAX_BYTES:,} bytes"
+        raise LoadError([Problem(name, 1, 1, "", f"the file is {shown_size}; the limit is 1 MiB")])
     except FileNotFoundError:
         raise LoadError([Problem(name, 0, 0, "", "no such file")]) from None
     except IsADirectoryError:
