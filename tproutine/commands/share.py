@@ -1,0 +1,126 @@
+"""``export``, ``add`` and ``new``: handouts, receiving routines, starting one.
+
+Like ``validate`` and ``show``, these never import Textual, bleak or Bumble.
+Exit status: 0 done, 1 invalid input or the work failed (reasons on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from tproutine.routine.expand import expand
+from tproutine.routine.loader import load_routine
+from tproutine.yamlsafe import LoadError
+
+EXIT_OK, EXIT_FAIL = 0, 1
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _errors(err: LoadError) -> None:
+    for problem in err.problems:
+        _err(str(problem))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def export(file: str, fmt: str, output: str | None) -> int:
+    from tproutine.share.handout import html_handout, markdown_handout
+
+    try:
+        loaded = load_routine(file)
+        timeline = expand(loaded)
+    except LoadError as err:
+        _errors(err)
+        return EXIT_FAIL
+    render = html_handout if fmt == "html" else markdown_handout
+    text = render(loaded, timeline)
+    if output is None or output == "-":
+        # Bytes, so that a terminal or pipe with a non-UTF-8 locale still gets the
+        # handout exactly as a file would.
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:  # a text-only stream (redirected in-process)
+            sys.stdout.write(text)
+        else:
+            sys.stdout.flush()
+            buffer.write(text.encode("utf-8"))
+            buffer.flush()
+        return EXIT_OK
+    if _same_file(output, file):
+        _err(f"{output}: that is the routine itself; choose another name for the handout")
+        return EXIT_FAIL
+    try:
+        Path(output).write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        _err(f"{output}: cannot write the handout: {exc.strerror or exc}")
+        return EXIT_FAIL
+    print(f"wrote {output}")
+    return EXIT_OK
+
+
+def add(files: list[str], force: bool) -> int:
+    from tproutine.share.library import AddError, add_routine
+
+    failed = False
+    for file in files:
+        try:
+            done = add_routine(file, force=force)
+        except LoadError as err:
+            _errors(err)
+            failed = True
+            continue
+        except AddError as err:
+            _err(str(err))
+            failed = True
+            continue
+        if done.outcome == "added":
+            print(f"{file}: added {done.name!r} to your library ({done.target})")
+        elif done.outcome == "replaced":
+            print(f"{file}: replaced {done.target} with {done.name!r}")
+        else:
+            print(f"{file}: {done.name!r} is already in your library, unchanged ({done.target})")
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def new(name: str, output: str | None) -> int:
+    from tproutine.share.starter import clean_name, default_filename, starter_routine
+
+    try:
+        clean = clean_name(name)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    target = Path(output) if output else Path(default_filename(clean))
+    text = starter_routine(clean, str(target))
+    try:
+        # "x": never overwrite a routine someone has been working on.
+        with open(target, "x", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+    except FileExistsError:
+        _err(f"{target} already exists; choose another file with -o FILE, or move it away first")
+        return EXIT_FAIL
+    except OSError as exc:
+        _err(f"{target}: cannot write it: {exc.strerror or exc}")
+        return EXIT_FAIL
+    shown = shlex.quote(str(target))
+    print(f"wrote {target}: edit it, then check it with `tproutine validate {shown}`")
+    return EXIT_OK
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.command == "export":
+        return export(args.file, args.format, args.output)
+    if args.command == "add":
+        return add(args.files, args.force)
+    return new(args.name, args.output)

@@ -1,0 +1,161 @@
+"""Receiving a routine: ``tproutine add FILE...`` puts checked copies in the library.
+
+The library is the person's routines folder (:func:`tproutine.paths.user_routines_dir`);
+the app lists every routine file in it. A file is copied byte for byte, so its
+content hash (which history reports show) stays the one the practitioner sent.
+
+Nothing already in the library is replaced without ``--force``: neither a file of
+the same file name nor a routine of the same *name* in another file, since two
+routines called "Low back release" could not be told apart in the list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tproutine import paths
+from tproutine.routine.expand import expand
+from tproutine.routine.loader import load_routine, parse_routine, read_file
+from tproutine.yamlsafe import LoadError
+
+# What the app's library lists (tproutine.tui.catalog): exactly these suffixes.
+ROUTINE_SUFFIXES = (".yaml", ".yml")
+
+Outcome = Literal["added", "replaced", "unchanged"]
+
+
+class AddError(Exception):
+    """A valid routine that was not added; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Added:
+    """What ``add`` did with one file."""
+
+    source: str
+    target: Path
+    name: str
+    outcome: Outcome
+
+
+def name_key(name: str) -> str:
+    """Names that a person would read as the same routine compare equal."""
+    return " ".join(name.split()).casefold()
+
+
+def library_routines(folder: Path) -> Iterator[tuple[Path, str]]:
+    """Each readable, valid routine file in ``folder`` and its routine's name."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:  # no library yet, or unreadable: nothing to clash with
+        return
+    for path in entries:
+        if path.suffix not in ROUTINE_SUFFIXES or not path.is_file():
+            continue
+        try:
+            yield path, load_routine(path).routine.name
+        except LoadError:
+            continue  # an invalid file cannot clash by name; it is only replaced by file name
+
+
+def _target_name(source: Path) -> str:
+    if source.suffix in ROUTINE_SUFFIXES:
+        return source.name
+    # The app lists `.yaml` and `.yml` files only: `routine.txt` from a mail client
+    # (or `ROUTINE.YAML`) is kept as `routine.yaml` so that it shows up.
+    return source.stem + ".yaml"
+
+
+def _same_bytes(path: Path, raw: bytes) -> bool:
+    try:
+        return path.is_file() and path.read_bytes() == raw
+    except OSError:
+        return False
+
+
+def _write_new(target: Path, raw: bytes) -> None:
+    # Exclusive creation: a file that appeared since the checks is never clobbered.
+    with open(target, "xb") as out:
+        try:
+            out.write(raw)
+        except BaseException:
+            out.close()
+            target.unlink(missing_ok=True)
+            raise
+
+
+def _write_replacing(target: Path, raw: bytes) -> None:
+    # Write beside it, then rename over it: a crash leaves the old or the new file,
+    # never half of one (the rename also replaces a symlink rather than following it).
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def add_routine(source: str | Path, *, force: bool = False, library: Path | None = None) -> Added:
+    """Validate ``source`` and copy it into the library.
+
+    Raises :class:`~tproutine.yamlsafe.LoadError` for an invalid file and
+    :class:`AddError` when it would replace something without ``force`` or
+    cannot be written.
+    """
+    shown = str(source)
+    raw = read_file(source, shown=shown)
+    loaded = parse_routine(raw, shown)
+    expand(loaded)  # the timeline limits are part of "valid"
+    name = loaded.routine.name
+    folder = library if library is not None else paths.user_routines_dir()
+    target = folder / _target_name(Path(source))
+    existing = list(library_routines(folder))
+
+    key = name_key(name)
+    holders = [(p, n) for p, n in existing if name_key(n) == key and p != target]
+    if holders:
+        holder, held_name = holders[0]
+        if _same_bytes(holder, raw):
+            return Added(shown, holder, name, "unchanged")
+        if not force:
+            raise AddError(
+                f"{shown}: a routine named {held_name!r} is already in your library, in "
+                f"{holder}. Use --force to replace it, or give this one another name "
+                f"(change `name:` in {shown}) and add it again."
+            )
+        target = holder  # "replace a routine of the same name": where that routine is
+    elif _same_bytes(target, raw):
+        return Added(shown, target, name, "unchanged")
+    elif (target.exists() or target.is_symlink()) and not force:
+        held = dict(existing).get(target)
+        if held is None:
+            what = "a file that is not a valid routine"
+        elif name_key(held) == key:
+            what = "another version of this routine"
+        else:
+            what = f"the routine {held!r}"
+        raise AddError(
+            f"{shown}: {target} is already in your library ({what}). "
+            "Use --force to replace it, or rename the file and add it again."
+        )
+
+    replacing = target.exists() or target.is_symlink()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if replacing:
+            _write_replacing(target, raw)
+        else:
+            _write_new(target, raw)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise AddError(f"{shown}: cannot write {target}: {reason}") from None
+    return Added(shown, target, name, "replaced" if replacing else "added")
