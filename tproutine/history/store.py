@@ -1,0 +1,845 @@
+"""The session history: one SQLite file in the person's data folder.
+
+A session is on disk from its first segment on and every finished segment is
+its own short transaction, so a crash or a power cut loses at most the segment
+that was running (CLI spec, ``history --json``). Sessions left ``running`` by a
+process that has died are marked ``interrupted`` at the next start.
+
+The store must never stop a routine: a damaged database is moved aside (never
+overwritten) and a fresh one is started; a folder that cannot be written turns
+the store into an "unavailable" no-op. Either way the reason is kept as one line
+in :attr:`HistoryStore.messages` for the UI, and nothing is raised to the caller
+of a write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+from tproutine import paths
+
+log = logging.getLogger(__name__)
+# The messages reach the person through the UI; without this, Python's last-resort
+# handler would print them a second time on stderr (or over the TUI) whenever the
+# app has not configured logging.
+logging.getLogger("tproutine.history").addHandler(logging.NullHandler())
+
+Status = Literal["running", "completed", "stopped", "interrupted"]
+FinalStatus = Literal["completed", "stopped", "interrupted"]
+
+SCHEMA_VERSION = 1
+# "tprt": tells a tproutine history apart from any other SQLite file at the same path.
+APPLICATION_ID = 0x74707274
+# Primary result codes (sqlite3 exports them only from Python 3.11 on).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_FULL = 5, 6, 8, 13
+
+# A session on another machine (a synced home folder) cannot be checked for
+# liveness; no routine runs for a day, so one this old is certainly over.
+STALE_AFTER = timedelta(days=1)
+# Another process (``tproutine history`` in a second terminal) may hold the write
+# lock for a moment. Wait briefly, but never long enough to stall the session clock.
+_BUSY_TIMEOUT_S = 2.0
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """
+        CREATE TABLE sessions (
+            id             INTEGER PRIMARY KEY,
+            routine        TEXT    NOT NULL,
+            file           TEXT,
+            content_hash   TEXT    NOT NULL DEFAULT '',
+            started_at     TEXT    NOT NULL,
+            ended_at       TEXT,
+            status         TEXT    NOT NULL DEFAULT 'running'
+                           CHECK (status IN ('running', 'completed', 'stopped', 'interrupted')),
+            segments_total INTEGER NOT NULL CHECK (segments_total >= 0),
+            segments_done  INTEGER NOT NULL DEFAULT 0,
+            planned_s      REAL    NOT NULL,
+            spent_s        REAL    NOT NULL DEFAULT 0,
+            pain_before    INTEGER CHECK (pain_before BETWEEN 0 AND 10),
+            pain_after     INTEGER CHECK (pain_after BETWEEN 0 AND 10),
+            device         TEXT,
+            pid            INTEGER,
+            proc_start     INTEGER,
+            boot_id        TEXT,
+            host           TEXT
+        )
+        """,
+        "CREATE INDEX sessions_started ON sessions (started_at)",
+        "CREATE INDEX sessions_running ON sessions (status) WHERE status = 'running'",
+        """
+        CREATE TABLE segments (
+            id             INTEGER PRIMARY KEY,
+            session_id     INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            idx            INTEGER NOT NULL,
+            kind           TEXT    NOT NULL,
+            title          TEXT    NOT NULL,
+            side           TEXT,
+            rep            INTEGER,
+            planned_s      REAL    NOT NULL,
+            actual_s       REAL,
+            skipped        INTEGER NOT NULL CHECK (skipped IN (0, 1)),
+            ended_at       TEXT    NOT NULL,
+            percent        REAL,
+            level          INTEGER,
+            motor_s        REAL,
+            mean_level     REAL,
+            peak_force     REAL,
+            manual_changes INTEGER
+        )
+        """,
+        "CREATE INDEX segments_session ON segments (session_id, idx)",
+    ),
+}
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, to the second (the stored form has no fractions)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("history timestamps must be timezone-aware")
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def since_moment(since: date | datetime) -> datetime:
+    """The first moment counted by ``since``: a date means local midnight of that day."""
+    if isinstance(since, datetime):
+        return since if since.tzinfo else since.astimezone()
+    return datetime.combine(since, time()).astimezone()
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    """One finished (or skipped) segment, as the recorder hands it to the store.
+
+    ``planned_s`` and ``actual_s`` are on the session clock (pauses excluded).
+    ``percent``/``level`` are what the device was set to, where there was one;
+    the last four fields are filled only when the device reports its state.
+    """
+
+    index: int
+    kind: str
+    title: str
+    planned_s: float
+    actual_s: float | None
+    skipped: bool = False
+    side: str | None = None
+    rep: int | None = None
+    percent: float | None = None
+    level: int | None = None
+    motor_s: float | None = None
+    mean_level: float | None = None
+    peak_force: float | None = None
+    manual_changes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """A stored segment: the record plus when it ended."""
+
+    session_id: int
+    record: SegmentRecord
+    ended_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One stored session."""
+
+    id: int
+    routine: str
+    file: str | None
+    content_hash: str
+    started_at: datetime
+    ended_at: datetime | None
+    status: Status
+    segments_total: int
+    segments_done: int
+    planned_s: float
+    spent_s: float
+    pain_before: int | None
+    pain_after: int | None
+    device: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape of ``history --json`` (CLI spec), key for key."""
+        return {
+            "id": self.id,
+            "routine": self.routine,
+            "file": self.file,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "status": self.status,
+            "segments_done": self.segments_done,
+            "segments_total": self.segments_total,
+            "pain_before": self.pain_before,
+            "pain_after": self.pain_after,
+        }
+
+
+# --- which process wrote a session, and is it still alive -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessMarker:
+    """Enough to tell, later, whether the process that wrote a session still runs.
+
+    A pid alone is not enough: pids are reused, so the process's start time
+    (Linux: clock ticks since boot, from ``/proc``) and the boot are kept too.
+    """
+
+    pid: int
+    proc_start: int | None
+    boot_id: str | None
+    host: str
+
+    @classmethod
+    def current(cls) -> ProcessMarker:
+        pid = os.getpid()
+        return cls(pid, _process_start(pid), _boot_id(), socket.gethostname())
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _process_start(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    fields = stat.rpartition(")")[2].split()
+    try:
+        return int(fields[19])  # field 22, "starttime"; fields here start at field 3
+    except (IndexError, ValueError):
+        return None
+
+
+def _pid_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":
+        # os.kill(pid, 0) would terminate the process on Windows.
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        try:
+            code = ctypes.c_ulong()
+            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it exists
+    except OSError:
+        return False
+    return True
+
+
+def writer_alive(
+    marker: ProcessMarker, here: ProcessMarker, started_at: datetime, now: datetime
+) -> bool:
+    """Whether the process described by ``marker`` may still be writing its session."""
+    if marker.host != here.host:
+        return now - started_at < STALE_AFTER
+    if marker.boot_id and here.boot_id and marker.boot_id != here.boot_id:
+        return False  # the machine restarted since
+    if not _pid_exists(marker.pid):
+        return False
+    if marker.proc_start is not None:
+        current = _process_start(marker.pid)
+        if current is not None and current != marker.proc_start:
+            return False  # the pid now belongs to another process
+    return True
+
+
+# --- the store -------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+def _errorcode(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """SQLite's details may span lines (quick_check); the UI gets one short line."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class _Damaged(Exception):
+    """The database file cannot be used as it is and must be moved aside."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = _one_line(reason)
+
+
+class HistoryStore:
+    """Sessions and their segments in SQLite (WAL, ``PRAGMA user_version`` schema).
+
+    Writes never raise: failures are logged, noted in :attr:`messages`, and a
+    folder that cannot be written makes the store :attr:`available` ``False``
+    (every later write is a no-op). Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection | None,
+        *,
+        writable: bool,
+        messages: list[str],
+        marker: ProcessMarker,
+    ) -> None:
+        self.path = path
+        self._conn = conn
+        self._writable = writable
+        self.messages = messages
+        self._marker = marker
+        self._lock = threading.Lock()
+
+    # -- opening --------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str | None = None) -> HistoryStore:
+        """Open (creating folders and schema as needed) the history at ``path``.
+
+        The default is :func:`tproutine.paths.history_path`. Never raises for a
+        damaged file or an unwritable folder; see :attr:`messages`.
+        """
+        db = Path(path) if path is not None else paths.history_path()
+        messages: list[str] = []
+        marker = ProcessMarker.current()
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = _open_checked(db, messages)
+        except (OSError, sqlite3.Error) as exc:
+            messages.append(_unavailable_message(db, exc))
+            log.warning(messages[-1])
+            return cls(db, _open_read_only(db), writable=False, messages=messages, marker=marker)
+        return cls(db, conn, writable=True, messages=messages, marker=marker)
+
+    @property
+    def available(self) -> bool:
+        """False once the history cannot be written: sessions run but are not saved."""
+        return self._writable
+
+    @property
+    def readable(self) -> bool:
+        """False when not even past sessions can be read (no database could be opened)."""
+        return self._conn is not None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._writable = False
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        assert self._conn is not None
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+            # Inside the try: a COMMIT that fails (a full disk) must not leave the
+            # transaction open for the next write.
+            self._conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def _write(self, what: str, fn: Callable[[sqlite3.Connection], _T], default: _T) -> _T:
+        """Run ``fn`` in one short transaction; on failure note why and return ``default``."""
+        with self._lock:
+            if not self._writable or self._conn is None:
+                return default
+            try:
+                with self._transaction() as conn:
+                    return fn(conn)
+            except (sqlite3.Error, OSError) as exc:
+                code = _errorcode(exc)
+                if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                    # Another process held the lock too long: this write is lost; later ones
+                    # may pass, so the store stays available.
+                    self._note(f"history: could not save {what}: the database was busy")
+                else:
+                    self._writable = False
+                    self._note(_unavailable_message(self.path, exc))
+                return default
+
+    def _read(self, fn: Callable[[sqlite3.Connection], list[_T]]) -> list[_T]:
+        with self._lock:
+            if self._conn is None:
+                return []
+            try:
+                return fn(self._conn)
+            except (sqlite3.Error, ValueError) as exc:
+                # ValueError: a hand-edited row that no longer parses.
+                self._note(f"history: could not read {self.path}: {exc}")
+                return []
+
+    def _note(self, message: str) -> None:
+        # One line per distinct problem: a full disk must not flood the UI at every segment.
+        message = _one_line(message, 300)
+        if message not in self.messages:
+            self.messages.append(message)
+            log.warning(message)
+
+    # -- writing --------------------------------------------------------------
+
+    def start_session(
+        self,
+        *,
+        routine: str,
+        file: str | None,
+        content_hash: str,
+        segments_total: int,
+        planned_s: float,
+        pain_before: int | None = None,
+        device: str | None = None,
+        started_at: datetime | None = None,
+    ) -> int:
+        """Write a ``running`` session (at its first segment) and return its id.
+
+        Returns 0, which is never a real id, when the history is unavailable;
+        later calls with id 0 do nothing.
+        """
+        _check_pain(pain_before)
+        m = self._marker
+        row = (
+            routine, file, content_hash, _iso(started_at or utc_now()), segments_total,
+            planned_s, pain_before, device, m.pid, m.proc_start, m.boot_id, m.host,
+        )  # fmt: skip
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO sessions (routine, file, content_hash, started_at, segments_total,"
+                " planned_s, pain_before, device, pid, proc_start, boot_id, host)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cur.lastrowid or 0)
+
+        return self._write("the session", insert, 0)
+
+    def record_segment(
+        self,
+        session_id: int,
+        segment: SegmentRecord,
+        *,
+        spent_s: float | None = None,
+        ended_at: datetime | None = None,
+    ) -> None:
+        """Commit one finished segment at once, and the session's progress with it.
+
+        ``spent_s`` is the session clock when the segment ended (time spent so far).
+        """
+        if session_id <= 0:
+            return
+        s = segment
+        row = (
+            session_id, s.index, s.kind, s.title, s.side, s.rep, s.planned_s, s.actual_s,
+            int(s.skipped), _iso(ended_at or utc_now()), s.percent, s.level, s.motor_s,
+            s.mean_level, s.peak_force, s.manual_changes,
+        )  # fmt: skip
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO segments (session_id, idx, kind, title, side, rep, planned_s,"
+                " actual_s, skipped, ended_at, percent, level, motor_s, mean_level, peak_force,"
+                " manual_changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            # Done = distinct segments finished without a skip: going back and
+            # repeating a segment must not count it twice.
+            conn.execute(
+                "UPDATE sessions SET segments_done = (SELECT COUNT(DISTINCT idx) FROM segments"
+                " WHERE session_id = :id AND skipped = 0),"
+                " spent_s = COALESCE(:spent, spent_s) WHERE id = :id",
+                {"id": session_id, "spent": spent_s},
+            )
+
+        self._write(f"segment {s.index}", insert, None)
+
+    def finish_session(
+        self,
+        session_id: int,
+        status: FinalStatus,
+        pain_after: int | None = None,
+        *,
+        spent_s: float | None = None,
+        ended_at: datetime | None = None,
+    ) -> None:
+        """Close a session with its final status (and the pain rating, if already known)."""
+        if status not in ("completed", "stopped", "interrupted"):
+            raise ValueError(f"not a final session status: {status!r}")
+        _check_pain(pain_after)
+        if session_id <= 0:
+            return
+        params = {
+            "id": session_id,
+            "status": status,
+            "ended": _iso(ended_at or utc_now()),
+            "spent": spent_s,
+            "pain": pain_after,
+        }
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET status = :status, ended_at = :ended,"
+                " spent_s = COALESCE(:spent, spent_s), pain_after = COALESCE(:pain, pain_after)"
+                " WHERE id = :id",
+                params,
+            )
+
+        self._write("the end of the session", update, None)
+
+    def set_pain(
+        self, session_id: int, *, before: int | None = None, after: int | None = None
+    ) -> None:
+        """Record pain ratings (0-10) given after the fact; ``None`` leaves a rating as it is."""
+        _check_pain(before)
+        _check_pain(after)
+        if session_id <= 0 or (before is None and after is None):
+            return
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET pain_before = COALESCE(?, pain_before),"
+                " pain_after = COALESCE(?, pain_after) WHERE id = ?",
+                (before, after, session_id),
+            )
+
+        self._write("the pain rating", update, None)
+
+    def set_device(self, session_id: int, device: str | None) -> None:
+        """Name the device used (it may connect after the session started)."""
+        if session_id <= 0:
+            return
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE sessions SET device = ? WHERE id = ?", (device, session_id))
+
+        self._write("the device name", update, None)
+
+    def mark_interrupted(self, *, now: datetime | None = None) -> int:
+        """Mark ``interrupted`` the running sessions whose process is gone; return how many.
+
+        Called at start-up. Their finished segments stay; ``ended_at`` becomes the
+        end of the last finished segment (the last moment known to be alive).
+        """
+        moment = now or utc_now()
+        here = self._marker
+
+        def sweep(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "SELECT id, pid, proc_start, boot_id, host, started_at"
+                " FROM sessions WHERE status = 'running'"
+            ).fetchall()
+            dead = [
+                r[0]
+                for r in rows
+                if not writer_alive(
+                    ProcessMarker(r[1] or 0, r[2], r[3], r[4] or ""),
+                    here,
+                    _started(r[5]),
+                    moment,
+                )
+            ]
+            for session_id in dead:
+                conn.execute(
+                    "UPDATE sessions SET status = 'interrupted', ended_at = COALESCE("
+                    " (SELECT MAX(ended_at) FROM segments WHERE session_id = :id), started_at)"
+                    " WHERE id = :id",
+                    {"id": session_id},
+                )
+            return len(dead)
+
+        count = self._write("interrupted sessions", sweep, 0)
+        if count:
+            log.info("history: marked %d unfinished session(s) as interrupted", count)
+        return count
+
+    # -- reading --------------------------------------------------------------
+
+    def sessions(
+        self, routine: str | None = None, since: date | datetime | None = None
+    ) -> list[SessionRow]:
+        """Sessions, newest first; ``routine`` matches the name ignoring case,
+        ``since`` keeps those started on or after it (a date: local midnight)."""
+        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions"
+        params: list[Any] = []
+        if since is not None:
+            sql += " WHERE started_at >= ?"
+            params.append(_iso(since_moment(since)))
+        sql += " ORDER BY started_at DESC, id DESC"
+        rows = self._read(lambda conn: [_session_row(r) for r in conn.execute(sql, params)])
+        if routine is not None:
+            wanted = routine.casefold()
+            rows = [r for r in rows if r.routine.casefold() == wanted]
+        return rows
+
+    def session(self, session_id: int) -> SessionRow | None:
+        found = self._read(
+            lambda conn: [
+                _session_row(r)
+                for r in conn.execute(
+                    f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+                )
+            ]
+        )
+        return found[0] if found else None
+
+    def segments(self, session_id: int) -> list[SegmentRow]:
+        """A session's segments in the order they ended."""
+        return self._read(
+            lambda conn: [
+                _segment_row(r)
+                for r in conn.execute(
+                    f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE session_id = ? ORDER BY id",
+                    (session_id,),
+                )
+            ]
+        )
+
+    def session_json(
+        self, routine: str | None = None, since: date | datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``history --json`` array (CLI spec), newest first."""
+        return [row.to_json() for row in self.sessions(routine, since)]
+
+
+_SESSION_COLUMNS = (
+    "id, routine, file, content_hash, started_at, ended_at, status, segments_total,"
+    " segments_done, planned_s, spent_s, pain_before, pain_after, device"
+)
+_SEGMENT_COLUMNS = (
+    "session_id, idx, kind, title, planned_s, actual_s, skipped, side, rep, percent, level,"
+    " motor_s, mean_level, peak_force, manual_changes, ended_at"
+)
+
+
+def _session_row(r: Sequence[Any]) -> SessionRow:
+    started = _parse_iso(r[4])
+    assert started is not None  # NOT NULL in the schema
+    return SessionRow(
+        id=r[0], routine=r[1], file=r[2], content_hash=r[3], started_at=started,
+        ended_at=_parse_iso(r[5]), status=cast(Status, r[6]), segments_total=r[7],
+        segments_done=r[8], planned_s=r[9], spent_s=r[10], pain_before=r[11],
+        pain_after=r[12], device=r[13],
+    )  # fmt: skip
+
+
+def _segment_row(r: Sequence[Any]) -> SegmentRow:
+    record = SegmentRecord(
+        index=r[1], kind=r[2], title=r[3], planned_s=r[4], actual_s=r[5], skipped=bool(r[6]),
+        side=r[7], rep=r[8], percent=r[9], level=r[10], motor_s=r[11], mean_level=r[12],
+        peak_force=r[13], manual_changes=r[14],
+    )  # fmt: skip
+    ended = _parse_iso(r[15])
+    assert ended is not None  # NOT NULL in the schema
+    return SegmentRow(session_id=r[0], record=record, ended_at=ended)
+
+
+def _started(text: str) -> datetime:
+    # A start time that no longer parses (edited by hand) counts as long ago.
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _check_pain(value: int | None) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10
+    ):
+        raise ValueError(f"a pain rating is a whole number from 0 to 10, not {value!r}")
+
+
+# --- opening, checking, moving aside ------------------------------------------------
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    # Autocommit: transactions are explicit (BEGIN IMMEDIATE ... COMMIT), one per write.
+    # check_same_thread is off because the store's own lock serialises access.
+    return sqlite3.connect(
+        db, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+
+
+def _create_private(db: Path) -> None:
+    # Pain ratings are health data: only the person may read the file (and its
+    # -wal/-shm, which SQLite creates with the database's permissions).
+    if not db.exists():
+        os.close(os.open(db, os.O_CREAT | os.O_RDWR, 0o600))
+
+
+def _open_checked(db: Path, messages: list[str]) -> sqlite3.Connection:
+    """Connect to ``db``; a damaged or newer file is moved aside and replaced."""
+    _create_private(db)
+    conn = _connect(db)
+    try:
+        _check(conn)
+    except _Damaged as damaged:
+        conn.close()
+        moved = _move_aside(db, damaged.kind)
+        messages.append(
+            f"history: {db.name} {damaged.reason}; moved it to {moved.name} "
+            "and started a new history"
+        )
+        log.warning("%s (in %s)", messages[-1], db.parent)
+        _create_private(db)
+        conn = _connect(db)
+    except BaseException:
+        conn.close()
+        raise
+    try:
+        _prepare(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check(conn: sqlite3.Connection) -> None:
+    """Raise :class:`_Damaged` unless the database is a healthy history this version can use."""
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
+        has_tables = bool(tables.fetchone()[0])
+        # A small file: checking every page at start-up takes milliseconds.
+        health = [row[0] for row in conn.execute("PRAGMA quick_check")] if has_tables else ["ok"]
+    except sqlite3.OperationalError:
+        # Busy, locked, cannot open, read-only, I/O: the file may be fine. Never move
+        # it aside for that; the caller makes the store unavailable instead.
+        raise
+    except sqlite3.DatabaseError as exc:  # SQLITE_CORRUPT, SQLITE_NOTADB
+        raise _Damaged("corrupt", f"could not be read ({exc})") from exc
+    if version > SCHEMA_VERSION:
+        raise _Damaged(
+            f"newer-v{version}",
+            f"was written by a newer tproutine (schema {version}; this one knows {SCHEMA_VERSION})",
+        )
+    if has_tables and app_id != APPLICATION_ID:
+        raise _Damaged("foreign", "is not a tproutine history")
+    if health != ["ok"]:
+        raise _Damaged("corrupt", f"is damaged ({health[0]})")
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """WAL, durable commits, foreign keys, and the schema brought up to date."""
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        log.info("history: WAL is not available here (journal mode %s)", mode)
+    # FULL, not WAL's usual NORMAL: a power cut must not lose committed segments.
+    # A segment ends every half minute or so, so the extra fsync costs nothing.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read again inside the lock: another process may have migrated meanwhile.
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[target]:
+                conn.execute(statement)
+        # Written even when unchanged: a file that can be read but not written (its
+        # mode, a read-only mount) fails here, at start-up, not at the first segment.
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _move_aside(db: Path, kind: str) -> Path:
+    """Rename ``db`` (and its -wal/-shm, which belong with it) to a free timestamped name."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = db.with_name(f"{db.name}.{kind}-{stamp}")
+    target, n = base, 1
+    while target.exists():
+        n += 1
+        target = base.with_name(f"{base.name}-{n}")
+    db.rename(target)
+    for suffix in ("-wal", "-shm"):
+        companion = db.with_name(db.name + suffix)
+        if companion.exists():
+            companion.rename(target.with_name(target.name + suffix))
+    return target
+
+
+def _open_read_only(db: Path) -> sqlite3.Connection | None:
+    """Past sessions stay readable when the folder cannot be written (a read-only medium)."""
+    if not db.is_file():
+        return None
+    try:
+        # immutable: no -shm/-wal is needed, which a read-only folder could not hold.
+        conn = sqlite3.connect(
+            f"{db.resolve().as_uri()}?mode=ro&immutable=1",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except (sqlite3.Error, OSError, ValueError):
+        return None
+    if version != SCHEMA_VERSION:
+        conn.close()
+        return None
+    return conn
+
+
+def _unavailable_message(db: Path, exc: BaseException) -> str:
+    code = _errorcode(exc)
+    if code == _SQLITE_FULL:
+        why = "the disk is full"
+    elif code == _SQLITE_READONLY or isinstance(exc, PermissionError):
+        why = "read-only"
+    else:
+        why = _one_line(str(exc)) or type(exc).__name__
+    return f"history is not being saved ({why}: {db}); sessions still run"
