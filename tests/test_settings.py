@@ -138,6 +138,8 @@ volume = 3
         ' (use a command like "espeak-ng -s 150" or a list like ["espeak-ng", "-s", "150"])',
         "config.toml:11: theme: '' is not a non-empty text (a theme name in quotes)",
         "config.toml:12: volume: unknown setting (known settings: " + ", ".join(KEYS) + ")",
+        "config.toml: max_intensity: using 20% until the settings file is fixed"
+        " (a cap is never raised by a mistake)",
     ]
 
 
