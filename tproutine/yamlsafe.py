@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_BYTES = 1024 * 1024
@@ -76,7 +76,10 @@ def format_path(path: Iterable[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else part
+            # A key with a line break or a control character is quoted, so that a
+            # problem always prints as one line.
+            shown = part if part.isprintable() else repr(part)
+            out += f".{shown}" if out else shown
     return out
 
 
@@ -140,7 +143,11 @@ class _Loader(yaml.SafeLoader):
             node = super().compose_node(parent, index)
             assert node is not None
             if id(node) not in self._size:
-                raise _LimitError(mark, "an alias refers to the value that contains it")
+                raise _LimitError(
+                    mark,
+                    "an alias refers to the value that contains it "
+                    "(an alias can only repeat a value that is complete before it)",
+                )
             self._count(self._size[id(node)], self._height[id(node)], mark)
             return node
         start = self.peek_event().start_mark  # type: ignore[no-untyped-call]
@@ -188,7 +195,9 @@ def _decode(raw: bytes, file: str) -> str:
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        # Count characters, as YAML marks do (the text before the bad byte is valid).
+        line_start = before.rfind(b"\n") + 1
+        col = len(before[line_start:].decode("utf-8", errors="replace")) + 1
         raise LoadError(
             [Problem(file, line, col, "", "this is not valid UTF-8 text (save the file as UTF-8)")]
         ) from None
@@ -219,9 +228,14 @@ class _Converter:
                 return self._bad_tag(node, path)
             try:
                 return self.constructor.construct_object(node, deep=True)
-            except (ConstructorError, ValueError) as exc:
+            except Exception:
+                # `!!bool maybe`, `!!int ''`, `!!timestamp x`: PyYAML's constructors fail
+                # with assorted exceptions on a tagged value; each is the file's mistake.
                 m = _mark(node.start_mark)
-                msg = getattr(exc, "problem", None) or str(exc)
+                msg = (
+                    f"{node.value!r} cannot be read as {_describe_tag(node.tag)} "
+                    "(write a valid value, or quote it and drop any tag to make it text)"
+                )
                 self.problems.append(Problem(self.doc.file, m.line, m.col, format_path(path), msg))
                 return None
         if isinstance(node, SequenceNode):
@@ -269,11 +283,8 @@ class _Converter:
                     )
                 continue
             self._put(out, key_node, value_node, path, explicit=True)
-        for source in merged:
-            for key_node, value_node in source.value:
-                if key_node.tag == _MERGE_TAG:
-                    continue
-                self._put(out, key_node, value_node, path, explicit=False)
+        for key_node, value_node in _merged_pairs(merged):
+            self._put(out, key_node, value_node, path, explicit=False)
         return out
 
     def _put(
@@ -311,6 +322,38 @@ class _Converter:
         out[key] = self.convert(value_node, (*path, key))
 
 
+def _merged_pairs(sources: list[MappingNode]) -> list[tuple[Node, Node]]:
+    """The pairs that ``<<`` brings in, in order of precedence.
+
+    A merged mapping may itself merge others (``base`` → ``common`` → a step): its own
+    keys come first, then those of its merges, as YAML's merge type says.
+    """
+    pairs: list[tuple[Node, Node]] = []
+    seen: set[int] = set()
+
+    def visit(source: MappingNode) -> None:
+        if id(source) in seen:
+            return
+        seen.add(id(source))
+        nested: list[MappingNode] = []
+        for key_node, value_node in source.value:
+            if key_node.tag == _MERGE_TAG:
+                values = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                nested.extend(v for v in values if isinstance(v, MappingNode))
+            else:
+                pairs.append((key_node, value_node))
+        for n in nested:
+            visit(n)
+
+    for source in sources:
+        visit(source)
+    return pairs
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def load_yaml(
     source: bytes | str,
     file: str,
@@ -340,7 +383,26 @@ def load_yaml(
             ]
         )
     text = _decode(raw, file) if isinstance(source, bytes) else source
-    loader = _Loader(text)
+    try:
+        # The reader checks the whole text for forbidden characters right here.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else 0
+        raise LoadError(
+            [
+                Problem(
+                    file,
+                    line,
+                    col,
+                    "",
+                    f"the control character U+{char:04X} is not allowed in a YAML file "
+                    "(remove it: a routine file holds printable text only)",
+                )
+            ]
+        ) from None
     try:
         root = loader.get_single_node()
     except _LimitError as exc:
@@ -351,19 +413,28 @@ def load_yaml(
         detail = exc.problem or "invalid YAML"
         if exc.context:
             detail = f"{detail} ({exc.context})"
+        if "'\\t'" in detail:
+            detail += " (indent with spaces, not tabs)"
         raise LoadError(
-            [Problem(file, m.line, m.col, "", f"YAML syntax error: {detail}")]
+            [Problem(file, m.line, m.col, "", f"YAML syntax error: {_one_line(detail)}")]
         ) from None
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
         m = _mark(getattr(exc, "problem_mark", None))
-        raise LoadError([Problem(file, m.line, m.col, "", f"YAML error: {exc}")]) from None
+        raise LoadError(
+            [Problem(file, m.line, m.col, "", f"YAML error: {_one_line(str(exc))}")]
+        ) from None
     finally:
         loader.dispose()
-    if root is None:
+    if root is None or (
+        isinstance(root, ScalarNode) and root.tag == _STD + "null" and not root.value
+    ):  # nothing at all, or only `---`
         raise LoadError([Problem(file, 1, 1, "", f"the file is empty (expected {what})")])
     doc = Document(file=file, data={})
     conv = _Converter(doc, strip_extensions)
-    if not isinstance(root, MappingNode) or root.tag != _MAP_TAG:
+    if root.tag not in (_MAP_TAG, _SEQ_TAG, *_ALLOWED_SCALAR_TAGS):
+        conv._bad_tag(root, ())  # a tagged top level: `!!python/object/apply:os.system [...]`
+        raise LoadError(conv.problems)
+    if not isinstance(root, MappingNode):
         m = _mark(root.start_mark)
         kind = {ScalarNode: "a single value", SequenceNode: "a list"}.get(
             type(root), "something else"

@@ -36,6 +36,8 @@ _BODY = (
 )
 DURATION_PATTERN = rf"^\s*\+?(?:{_BODY})\s*$"
 SIGNED_DURATION_PATTERN = rf"^\s*[-+]?(?:{_BODY})\s*$"
+# More than 0: some digit is not a zero.
+POSITIVE_DURATION_PATTERN = rf"^(?=[^1-9]*[1-9])\s*\+?(?:{_BODY})\s*$"
 
 # Text that a person meant as a duration (rather than, say, a rest step's title).
 LOOKS_LIKE_DURATION_PATTERN = r"^\s*[-+]?[0-9:.]+\s*[hmsHMS0-9:.\s]*$"
@@ -51,6 +53,8 @@ def _parse_text(text: str) -> float:
     s = text.lower()
     if len(s) > 40:  # int() refuses thousands of digits; no real duration is this long
         raise ValueError(f"this text is too long for a duration ({DURATION_HELP})")
+    if not s or s[0] not in "0123456789":  # "- 5s", "+-5", ".5", ""
+        raise _bad(text)
     if _BARE.fullmatch(s):
         return float(s)
     m = _UNITS.fullmatch(s)
@@ -68,11 +72,11 @@ def _parse_text(text: str) -> float:
             mm, ss = int(m.group("hm")), int(m.group("hs"))
             if mm >= 60 or ss >= 60:
                 raise _bad(text, "minutes and seconds go up to 59")
-            return int(m.group("h")) * 3600 + mm * 60 + ss
+            return float(int(m.group("h")) * 3600 + mm * 60 + ss)
         ss = int(m.group("s"))
         if ss >= 60:
             raise _bad(text, "seconds go up to 59")
-        return int(m.group("m")) * 60 + ss
+        return float(int(m.group("m")) * 60 + ss)
     raise _bad(text)
 
 
@@ -134,8 +138,10 @@ def format_clock(seconds: float) -> str:
 
 
 PERCENT_HELP = "use a percent from 0% to 100%, like 40%"
-PERCENT_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$"
-_PERCENT_TEXT = re.compile(PERCENT_PATTERN)
+# The shape of a percent in text; a value outside 0–100 gets its own message.
+_PERCENT_TEXT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*")
+# The same, limited to 0–100, for the JSON Schema.
+PERCENT_PATTERN = r"^\s*0*(?:100(?:\.0+)?|[0-9]{1,2}(?:\.[0-9]+)?)\s*%?\s*$"
 
 
 def parse_percent(value: object) -> float:

@@ -56,11 +56,14 @@ def _measure_work(r: _Resolved) -> tuple[int, float]:
     n = step.reps
     count = n * len(sides)
     seconds = count * step.duration
+    alternate = len(sides) == 2 and step.alternate
     if r.rest > 0:
-        count += (n - 1) * len(sides)
-        seconds += (n - 1) * len(sides) * r.rest
+        # Alternating (L1 R1 rest L2 R2) rests once per round, not once per side.
+        rests = (n - 1) * (1 if alternate else len(sides))
+        count += rests
+        seconds += rests * r.rest
     if len(sides) == 2 and r.switch > 0:
-        switches = n if step.alternate else 1
+        switches = n if alternate else 1
         count += switches
         seconds += switches * r.switch
     return count, seconds

@@ -26,7 +26,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tproutine.routine.durations import (
+    DURATION_PATTERN,
     LOOKS_LIKE_DURATION,
+    LOOKS_LIKE_DURATION_PATTERN,
+    PERCENT_PATTERN,
+    POSITIVE_DURATION_PATTERN,
+    SIGNED_DURATION_PATTERN,
     parse_duration,
     parse_percent,
 )
@@ -37,22 +42,24 @@ KIND_KEYS = ("hold", "stretch", "massage", "breathe", "rest", "repeat")
 
 # --- JSON Schema pieces for values that YAML 1.1 may deliver in several types ---
 
-_DURATION_TEXT = r"^\s*(\d+(\.\d+)?s?|(\d+h)?(\d+m)?(\d+(\.\d+)?s)?|\d+:\d{1,2}(:\d{1,2})?)\s*$"
-_SIGNED_DURATION_TEXT = (
-    r"^\s*[-+]?(\d+(\.\d+)?s?|(\d+h)?(\d+m)?(\d+(\.\d+)?s)?|\d+:\d{1,2}(:\d{1,2})?)\s*$"
-)
 _DURATION_DESC = "seconds (45), or text: 45s, 2.5s, 2m, 1m30s, 1h5m, 1:30, 1:02:03"
 
 
 def _duration_schema(
     *, minimum_exclusive: bool, allow_off: bool, signed: bool = False
 ) -> dict[str, Any]:
-    number: dict[str, Any] = {"type": "number"}
-    if not signed:
+    # The text patterns are the parser's own language (see durations.py), and numbers
+    # have the loader's bounds, so that the schema agrees with the loader.
+    number: dict[str, Any] = {"type": "number", "maximum": MAX_STEP_SECONDS}
+    if signed:
+        number["minimum"] = -MAX_STEP_SECONDS
+        pattern = SIGNED_DURATION_PATTERN
+    else:
         number["exclusiveMinimum" if minimum_exclusive else "minimum"] = 0
+        pattern = POSITIVE_DURATION_PATTERN if minimum_exclusive else DURATION_PATTERN
     choices: list[dict[str, Any]] = [
         number,
-        {"type": "string", "pattern": _SIGNED_DURATION_TEXT if signed else _DURATION_TEXT},
+        {"type": "string", "pattern": pattern},
     ]
     if allow_off:
         choices.append({"const": False, "description": "off: 0 s"})
@@ -104,7 +111,7 @@ Percent = Annotated[
         {
             "anyOf": [
                 {"type": "number", "minimum": 0, "maximum": 100},
-                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%?\s*$"},
+                {"type": "string", "pattern": PERCENT_PATTERN},
             ],
             "description": "a share of the device's range: 40% or 40",
         }
@@ -113,13 +120,20 @@ Percent = Annotated[
 Text = Annotated[str, Field(min_length=1)]
 
 
+# `device: off` unquoted arrives as false; quoted, any case, as the text "off".
+_OFF_PATTERN = r"^\s*[oO][fF][fF]\s*$"
+
+
 def _extensions(schema: dict[str, Any]) -> None:
     # `x-` keys are accepted anywhere and ignored (the loader drops them).
     schema["patternProperties"] = {"^x-": {}}
     device = schema.get("properties", {}).get("device")
     if device:
         device["anyOf"] = [
-            {"enum": [False, "off"], "description": "the device is off"}
+            {
+                "anyOf": [{"const": False}, {"type": "string", "pattern": _OFF_PATTERN}],
+                "description": "the device is off",
+            }
             if choice == {"type": "null"}
             else choice
             for choice in device["anyOf"]
@@ -259,7 +273,13 @@ class RestStep(_Model):
             {
                 "anyOf": [
                     _duration_schema(minimum_exclusive=True, allow_off=False),
-                    {"type": "string", "minLength": 1},
+                    # A title is text that does not look like a duration ("0s" or
+                    # "1m70s" are mistakes, not titles).
+                    {
+                        "type": "string",
+                        "minLength": 1,
+                        "not": {"pattern": LOOKS_LIKE_DURATION_PATTERN},
+                    },
                 ],
                 "description": "a duration (a rest titled 'Rest'), or a title with `duration`",
             }

@@ -1,0 +1,66 @@
+"""`validate`, `show` and `schema` never import Textual, bleak or Bumble.
+
+Each command runs in a fresh interpreter (a subprocess), so that nothing another
+test imported can hide a heavy import, and reports what ended up in sys.modules.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.routine import ROOT, SPEC_EXAMPLE
+
+HEAVY = ("textual", "bleak", "bumble")
+
+SCRIPT = """
+import contextlib, io, json, sys
+from tproutine.cli import main
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    code = main(sys.argv[1:])
+{extra}
+heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {heavy!r})
+print(json.dumps({{"code": code, "heavy": heavy, "out": len(out.getvalue())}}))
+"""
+
+
+def run(args: list[str], extra: str = "") -> dict[str, object]:
+    script = SCRIPT.format(extra=extra, heavy=set(HEAVY))
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", str(SPEC_EXAMPLE)],
+        ["show", str(SPEC_EXAMPLE)],
+        ["show", str(SPEC_EXAMPLE), "--json"],
+        ["schema"],
+        ["validate", "no-such-file.yaml"],
+    ],
+    ids=["validate", "show", "show-json", "schema", "validate-missing"],
+)
+def test_fast_commands_import_no_tui_and_no_bluetooth(args: list[str]) -> None:
+    result = run(args)
+    assert result["heavy"] == []
+    assert result["code"] == (1 if "no-such-file.yaml" in args else 0)
+
+
+def test_the_check_would_see_a_heavy_import() -> None:
+    # The same measurement, with Textual imported on purpose, must report it.
+    pytest.importorskip("textual")
+    result = run(["schema"], extra="import textual")
+    assert result["heavy"] == ["textual"]
