@@ -16,11 +16,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
@@ -114,15 +116,19 @@ class Document:
         return Problem(self.file, m.line, m.col, format_path(path), message)
 
 
+# PyYAML's Mark or libyaml's: both have .line and .column (0-based).
+_YamlMark = Any
+
+
 class _LimitError(Exception):
-    def __init__(self, mark: yaml.Mark | None, message: str) -> None:
+    def __init__(self, mark: _YamlMark | None, message: str) -> None:
         super().__init__(message)
         self.mark = mark
         self.message = message
 
 
-class _Loader(yaml.SafeLoader):
-    """A SafeLoader that measures the document while composing it.
+class _Measuring(Composer):
+    """A composer that measures the document while composing it.
 
     Every node's height and expanded size are recorded as soon as it is complete.
     An alias refers to an already finished node, so its expanded size is known in
@@ -130,8 +136,12 @@ class _Loader(yaml.SafeLoader):
     the limit, without ever building the expansion.
     """
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+    if TYPE_CHECKING:  # supplied by the parser the loader is built with
+
+        def check_event(self, *choices: Any) -> bool: ...
+        def peek_event(self) -> yaml.Event: ...
+
+    def _start_measuring(self) -> None:
         self._depth = 0
         self._total = 0
         self._size: dict[int, int] = {}
@@ -139,7 +149,7 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            mark = self.peek_event().start_mark
             node = super().compose_node(parent, index)
             assert node is not None
             if id(node) not in self._size:
@@ -150,7 +160,7 @@ class _Loader(yaml.SafeLoader):
                 )
             self._count(self._size[id(node)], self._height[id(node)], mark)
             return node
-        start = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        start = self.peek_event().start_mark
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise _LimitError(start, f"nested more than {MAX_DEPTH} levels deep")
@@ -177,7 +187,7 @@ class _Loader(yaml.SafeLoader):
             raise _LimitError(start, f"nested more than {MAX_DEPTH} levels deep")
         return node
 
-    def _count(self, size: int, height: int, mark: yaml.Mark) -> None:
+    def _count(self, size: int, height: int, mark: _YamlMark) -> None:
         self._total += size
         if self._total > MAX_NODES:
             raise _LimitError(
@@ -187,6 +197,57 @@ class _Loader(yaml.SafeLoader):
             )
         if self._depth + height > MAX_DEPTH:
             raise _LimitError(mark, f"nested more than {MAX_DEPTH} levels deep")
+
+
+class _PyLoader(_Measuring, yaml.SafeLoader):
+    def __init__(self, stream: str) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self._start_measuring()
+
+
+_Loader: type[_Measuring] = _PyLoader
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    # libyaml's C parser delivers the events about 3x faster than the pure-Python
+    # scanner; our own composer above still builds the nodes, so the limits hold.
+    class _CLoader(_Measuring, CParser, SafeConstructor, Resolver):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._start_measuring()
+
+    _Loader = _CLoader
+
+
+def _compose_with(loader_class: type[_Measuring], text: str) -> Node | None:
+    loader = loader_class(text)  # type: ignore[call-arg]
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()  # type: ignore[attr-defined]
+
+
+def _compose(text: str) -> Node | None:
+    """The node graph of ``text``, with the limits enforced while composing."""
+    try:
+        return _compose_with(_Loader, text)
+    except yaml.MarkedYAMLError as fast_error:
+        if _Loader is _PyLoader:
+            raise
+        # libyaml's messages are vaguer ("found character that cannot start any
+        # token", where PyYAML names the tab): mistakes are rare, so read again for
+        # the better message. Should the two parsers ever disagree, keep the first.
+        try:
+            _compose_with(_PyLoader, text)
+        except yaml.MarkedYAMLError:
+            raise
+        except Exception:  # any other outcome: report the first error
+            raise fast_error from None
+        raise fast_error from None
 
 
 def _decode(raw: bytes, file: str) -> str:
@@ -204,7 +265,7 @@ def _decode(raw: bytes, file: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _mark(m: yaml.Mark | None) -> Mark:
+def _mark(m: _YamlMark | None) -> Mark:
     return Mark(m.line + 1, m.column + 1) if m is not None else Mark(1, 1)
 
 
@@ -383,14 +444,14 @@ def load_yaml(
             ]
         )
     text = _decode(raw, file) if isinstance(source, bytes) else source
-    try:
-        # The reader checks the whole text for forbidden characters right here.
-        loader = _Loader(text)
-    except yaml.reader.ReaderError as exc:
-        before = text[: exc.position]
+    # The same check as PyYAML's reader, made here so that the message does not
+    # depend on which parser (C or Python) reads the file.
+    bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if bad is not None:
+        before = text[: bad.start()]
         line = before.count("\n") + 1
-        col = exc.position - (before.rfind("\n") + 1) + 1
-        char = exc.character if isinstance(exc.character, int) else 0
+        col = bad.start() - (before.rfind("\n") + 1) + 1
+        char = ord(bad.group()[0])
         raise LoadError(
             [
                 Problem(
@@ -402,9 +463,9 @@ def load_yaml(
                     "(remove it: a routine file holds printable text only)",
                 )
             ]
-        ) from None
+        )
     try:
-        root = loader.get_single_node()
+        root = _compose(text)
     except _LimitError as exc:
         m = _mark(exc.mark)
         raise LoadError([Problem(file, m.line, m.col, "", exc.message)]) from None
@@ -423,8 +484,6 @@ def load_yaml(
         raise LoadError(
             [Problem(file, m.line, m.col, "", f"YAML error: {_one_line(str(exc))}")]
         ) from None
-    finally:
-        loader.dispose()
     if root is None or (
         isinstance(root, ScalarNode) and root.tag == _STD + "null" and not root.value
     ):  # nothing at all, or only `---`
