@@ -1,0 +1,441 @@
+"""The stop guarantee: on every way out, the stop command is sent and awaited before the
+connection closes, and the motor is off.
+
+In-process paths run against the virtual massager on the in-process radio.
+Cross-process paths run a real ``tproutine sim`` process and a second process
+(``tproutine run`` or a small script) and read the simulator's ``--log``: the
+last write before the disconnect must decode as a stop (``running`` false,
+level 0), and nothing may be written after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tproutine.devices.sim.massager import WriteRecord
+from tproutine.engine.clock import FakeClock
+from tproutine.engine.events import Event
+from tproutine.routine.timeline import DeviceSetting
+from tproutine.runtime import build_runtime
+
+from .simkit import Rig, assert_no_leaks, eventually, make_rig, on, timeline
+
+ROUTINE = """\
+format: tproutine/1
+name: Stop paths
+summary: A short massage that drives the device.
+get_ready: 1s
+steps:
+  - massage: Calf with the gun
+    duration: 60s
+    device: {intensity: 40%}
+  - hold: Press
+    duration: 10s
+"""
+
+PROCESS_TIMEOUT = 20.0
+
+
+# ---------------------------------------------------------------- in-process paths
+
+
+@pytest.fixture
+async def no_leaks() -> AsyncIterator[None]:
+    baseline = set(asyncio.all_tasks())
+    yield
+    await assert_no_leaks(baseline)
+
+
+def assert_stopped_before_disconnect(writes: list[WriteRecord], disconnects: list[float]) -> None:
+    """The last write was a stop, and it arrived before the link went."""
+    assert disconnects, "the device was never disconnected"
+    before = [w for w in writes if w.mono <= disconnects[-1]]
+    assert before, "nothing was written"
+    last = before[-1]
+    assert last.command is not None and last.command.kind == "stop", last
+    assert last.command.running is False and last.command.level == 0
+    assert all(w.mono <= disconnects[-1] for w in writes), "written after the disconnect"
+
+
+async def run_rig_until_motor_on(rig: Rig) -> None:
+    await rig.run()
+    await rig.motor(True, 8)
+
+
+@pytest.mark.usefixtures("no_leaks")
+async def test_session_end_stops_then_disconnects() -> None:
+    rig = await make_rig(timeline(("massage", 5, on(40))))
+    try:
+        await run_rig_until_motor_on(rig)
+        await rig.advance(5)
+        await rig.motor(False, what="stopped at the end")
+        assert rig.session.status == "completed"
+    finally:
+        await rig.close()
+    assert_stopped_before_disconnect(rig.massager.writes, rig.massager.disconnects)
+
+
+@pytest.mark.usefixtures("no_leaks")
+async def test_pause_and_a_stopped_session_stop_the_motor() -> None:
+    rig = await make_rig(timeline(("massage", 30, on(40))))
+    try:
+        await run_rig_until_motor_on(rig)
+        rig.session.pause()
+        await rig.motor(False, what="stopped on pause")
+        rig.session.resume()
+        await rig.motor(True, 8)
+        rig.session.stop()  # `q`
+        await rig.motor(False, what="stopped with the session")
+    finally:
+        await rig.close()
+    assert_stopped_before_disconnect(rig.massager.writes, rig.massager.disconnects)
+
+
+@pytest.mark.usefixtures("no_leaks")
+async def test_cancelled_worker_stops_the_motor() -> None:
+    # What asyncio.run does to every task when the program ends by an exception,
+    # sys.exit or Ctrl-C: cancel them. The worker's last act is the stop.
+    rig = await make_rig(timeline(("massage", 30, on(40))))
+    try:
+        await run_rig_until_motor_on(rig)
+        worker = rig.controller._worker
+        assert worker is not None
+        worker.cancel()
+        await asyncio.wait([worker], timeout=3)
+        assert worker.cancelled()
+        # The worker's own last act: it wrote the stop (awaited) and disconnected.
+        assert not rig.massager.running and not rig.massager.connected
+        assert_stopped_before_disconnect(rig.massager.writes, rig.massager.disconnects)
+    finally:
+        await rig.close()
+
+
+@pytest.mark.usefixtures("no_leaks")
+async def test_closing_while_the_link_is_lost_reaches_the_device_to_stop_it() -> None:
+    # A device that keeps running when its app goes away (not all stop by
+    # themselves): the link drops, the session ends before the reconnect.
+    rig = await make_rig(timeline(("massage", 30, on(40))), massager={"stop_on_disconnect": False})
+    try:
+        await run_rig_until_motor_on(rig)
+
+        async def not_yet(_device: object) -> None:
+            await asyncio.Event().wait()  # a reconnect that has not got through yet
+
+        rig.controller._reconnect = not_yet  # type: ignore[method-assign]
+        assert rig.massager.drop_link()
+        await eventually(lambda: rig.controller.status.state == "reconnecting", what="lost")
+        assert rig.massager.running
+        rig.session.stop()
+        await rig.controller.close()
+        assert not rig.massager.running
+        assert_stopped_before_disconnect(rig.massager.writes, rig.massager.disconnects)
+    finally:
+        await rig.close()
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.usefixtures("no_leaks")
+async def test_an_uncaught_exception_in_the_app_stops_the_motor() -> None:
+    # The app's own code fails while the session runs (a bug in a screen, in
+    # run.py): the runtime's `async with` closes the device on the way out.
+    rig = await make_rig(timeline(("hold", 1, None)))  # for its massager and radio
+    tl = timeline(("massage", 30, DeviceSetting(40.0, 40.0)))
+    rt = build_runtime(tl, clock=FakeClock(), history=False, voice=False, device=rig.controller)
+    task: asyncio.Task[object] | None = None
+    try:
+        with pytest.raises(Boom):
+            async with rt:
+                task = asyncio.create_task(rt.run())
+                await eventually(lambda: rig.massager.running, what="the motor on")
+                raise Boom("a bug in the app")
+        assert not rig.massager.running
+        assert_stopped_before_disconnect(rig.massager.writes, rig.massager.disconnects)
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task], timeout=3)
+        await rig.close()
+
+
+@pytest.mark.usefixtures("no_leaks")
+async def test_a_failing_listener_does_not_leave_the_motor_running() -> None:
+    # The engine keeps going past a broken listener; the motor still follows the
+    # routine and stops at its end.
+    rig = await make_rig(timeline(("massage", 5, on(40)), ("hold", 5, None)))
+
+    def broken(event: Event) -> None:
+        if event.event == "device":
+            raise RuntimeError("listener bug")
+
+    rig.session.subscribe(broken)
+    try:
+        await run_rig_until_motor_on(rig)
+        await rig.advance(5)
+        await rig.motor(False, what="off in the hold despite the broken listener")
+        await rig.advance(5)
+    finally:
+        await rig.close()
+    assert_stopped_before_disconnect(rig.massager.writes, rig.massager.disconnects)
+
+
+# ---------------------------------------------------------------- across processes
+
+
+@dataclass
+class Simulator:
+    port: int
+    log: Path
+    process: subprocess.Popen[str]
+
+    def mark(self) -> int:
+        """Where the log ends now: a test reads what comes after."""
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def records(self, since: int) -> list[dict[str, Any]]:
+        with self.log.open(encoding="utf-8") as fh:
+            fh.seek(since)
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def wait_for(
+        self, since: int, condition: Callable[[list[dict[str, Any]]], bool], what: str
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while time.monotonic() < deadline:
+            records = self.records(since)
+            if condition(records):
+                return records
+            time.sleep(0.02)
+        pytest.fail(f"the simulator log never showed {what}: {self.records(since)}")
+
+
+def env(tmp: Path) -> dict[str, str]:
+    out = dict(os.environ)
+    out["XDG_DATA_HOME"] = str(tmp / "data")
+    out["XDG_CONFIG_HOME"] = str(tmp / "config")
+    out.pop("TPROUTINE_ADAPTER", None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    tmp = tmp_path_factory.mktemp("sim")
+    log = tmp / "sim.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tproutine", "sim", "--port", "0", "--log", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(tmp),
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert "listening on 127.0.0.1:" in line, (line, process.stderr and process.stderr.read())
+    port = int(line.rsplit(":", 1)[1])
+    try:
+        yield Simulator(port, log, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(PROCESS_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def routine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("routine") / "stop-paths.yaml"
+    path.write_text(ROUTINE, encoding="utf-8")
+    return path
+
+
+def motor_on(records: list[dict[str, Any]]) -> bool:
+    return any(r.get("event") == "write" and r.get("running") for r in records)
+
+
+def disconnected(records: list[dict[str, Any]]) -> bool:
+    return any(r.get("event") == "disconnect" for r in records)
+
+
+def assert_log_stopped_before_disconnect(records: list[dict[str, Any]]) -> None:
+    """From the simulator's log: the last write decodes as a stop, then the disconnect."""
+    disconnect = next(i for i, r in enumerate(records) if r["event"] == "disconnect")
+    writes = [r for r in records[:disconnect] if r["event"] == "write"]
+    assert writes, records
+    last = writes[-1]
+    assert last["kind"] == "stop" and last["running"] is False and last["level"] == 0, records
+    assert last["mono"] <= records[disconnect]["mono"]
+    assert not [r for r in records[disconnect:] if r["event"] == "write"], records
+    assert any(r["running"] for r in writes), "the motor never ran"
+
+
+def start(args: list[str], tmp: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(tmp),
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    try:
+        out, err = process.communicate(timeout=PROCESS_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"the process did not end: {out} {err}")
+    return process.returncode, out, err
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 1), (signal.SIGHUP, 1)]
+)
+def test_run_stops_the_motor_on_a_signal(
+    simulator: Simulator, routine: Path, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    since = simulator.mark()
+    process = start(
+        [sys.executable, "-m", "tproutine", "run", str(routine), "--plain", "--yes",
+         "--adapter", f"tcp:127.0.0.1:{simulator.port}", "--speed", "20"],
+        tmp_path,
+    )  # fmt: skip
+    simulator.wait_for(since, motor_on, "the motor running")
+    process.send_signal(sig)
+    returncode, out, err = finish(process)
+    assert returncode == code, (out, err)
+    assert "Traceback" not in err
+    records = simulator.wait_for(since, disconnected, "the disconnect")
+    assert_log_stopped_before_disconnect(records)
+
+
+SCRIPT = """\
+import asyncio, os, signal, sys
+
+from tproutine.devices.controller import DeviceController
+from tproutine.routine import load_timeline
+from tproutine.runtime import build_runtime
+
+port, routine, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+
+def make():
+    controller = DeviceController(f"tcp:127.0.0.1:{port}", "auto")
+    rt = build_runtime(load_timeline(routine), history=False, voice=False, device=controller)
+    return controller, rt
+
+
+async def main():
+    controller, rt = make()
+    if mode == "app-exit":
+        from tproutine.devices import safety
+
+        # A full-screen app leaves its own way once the motor is off.
+        safety.set_signal_exit(lambda sig: (print("app exit", sig.name, flush=True), os._exit(7)))
+    if mode == "exit-in-listener":
+        def listener(event):
+            # Raised while the controller itself is emitting its `device` event.
+            if event.event == "device" and event.get("action") == "set":
+                sys.exit(3)
+        rt.session.subscribe(listener)
+    async with rt:
+        await rt.run()
+
+
+async def until_running(controller, rt):
+    task = asyncio.ensure_future(rt.run())
+    while not controller.status.running:
+        await asyncio.sleep(0.01)
+    return task
+
+
+if mode in ("atexit", "excepthook"):
+    # An app that drives its own loop and leaves it open: only the process-wide
+    # hooks can still stop the motor.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    controller, rt = make()
+    loop.run_until_complete(until_running(controller, rt))
+    if mode == "atexit":
+        sys.exit(4)
+    raise RuntimeError("uncaught")
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("script") / "session.py"
+    path.write_text(SCRIPT, encoding="utf-8")
+    return path
+
+
+def run_script(
+    simulator: Simulator, routine: Path, script: Path, tmp: Path, mode: str
+) -> subprocess.Popen[str]:
+    return start([sys.executable, str(script), str(simulator.port), str(routine), mode], tmp)
+
+
+@pytest.mark.parametrize(
+    ("mode", "code"), [("exit-in-listener", 3), ("atexit", 4), ("excepthook", 1)]
+)
+def test_interpreter_exit_and_uncaught_exceptions_stop_the_motor(
+    simulator: Simulator, routine: Path, script: Path, tmp_path: Path, mode: str, code: int
+) -> None:
+    since = simulator.mark()
+    process = run_script(simulator, routine, script, tmp_path, mode)
+    returncode, out, err = finish(process)
+    assert returncode == code, (out, err)
+    records = simulator.wait_for(since, disconnected, "the disconnect")
+    assert_log_stopped_before_disconnect(records)
+    if mode == "excepthook":
+        assert "RuntimeError: uncaught" in err  # the usual report still follows
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_signals_stop_the_motor_where_the_app_set_no_handler(
+    simulator: Simulator, routine: Path, script: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    # A script (or the TUI) that installed no handlers: SIGTERM and SIGHUP go
+    # through the safety module's fallback, SIGINT through asyncio.run's own.
+    since = simulator.mark()
+    process = run_script(simulator, routine, script, tmp_path, "plain")
+    simulator.wait_for(since, motor_on, "the motor running")
+    process.send_signal(sig)
+    returncode, out, err = finish(process)
+    if sig != signal.SIGINT:
+        # The fallback re-delivers the signal: the process still ends the way it was told to.
+        assert returncode == -sig, (out, err)
+    records = simulator.wait_for(since, disconnected, "the disconnect")
+    assert_log_stopped_before_disconnect(records)
+
+
+def test_after_a_signal_the_app_may_leave_its_own_way(
+    simulator: Simulator, routine: Path, script: Path, tmp_path: Path
+) -> None:
+    since = simulator.mark()
+    process = run_script(simulator, routine, script, tmp_path, "app-exit")
+    simulator.wait_for(since, motor_on, "the motor running")
+    process.send_signal(signal.SIGTERM)
+    returncode, out, err = finish(process)
+    assert returncode == 7 and "app exit SIGTERM" in out, (out, err)
+    records = simulator.wait_for(since, disconnected, "the disconnect")
+    assert_log_stopped_before_disconnect(records)

@@ -1,0 +1,354 @@
+"""``tproutine run FILE``: one routine, in the TUI or with ``--plain`` as text lines.
+
+The plain runner: load the routine, show its safety notes (confirmed on a
+terminal, or ``--yes``), ask the optional pain rating, then run the session
+with keys on a terminal (cbreak mode, restored on every way out) and text
+lines for every event. Ctrl-C ends the session as ``stopped`` and exits 130;
+SIGTERM and SIGHUP end it as ``stopped`` and exit 1 with a one-line reason
+(the CLI contract has no other codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from tproutine.engine.cues import terminal_bell
+from tproutine.engine.eventlog import EventLog
+from tproutine.engine.events import SessionStatus
+from tproutine.engine.plain import PlainOutput, safety_lines
+from tproutine.engine.session import Session
+from tproutine.routine import load_timeline
+from tproutine.routine.timeline import Timeline
+from tproutine.runtime import Runtime, build_runtime, open_device
+from tproutine.settings import Settings, SettingsError, load_settings
+from tproutine.yamlsafe import LoadError
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_INTERRUPTED = 130
+
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
+
+KEY_HELP = "Keys: space pause/resume · n next · p back · + / - intensity · s motor off/on · q end"
+
+
+def _err(line: str) -> None:
+    print(f"tproutine: {line}", file=sys.stderr, flush=True)
+
+
+class _OneLineHandler(logging.Handler):
+    """Errors from listeners as one line on stderr: the CLI never shows a traceback."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {record.exc_info[1]}"
+        with contextlib.suppress(Exception):
+            print(f"tproutine: {text}", file=sys.stderr, flush=True)
+
+
+def _quiet_logging() -> None:
+    # Warnings reach the person through the runtime's report (once each); only
+    # errors (a listener that failed) come through here.
+    logger = logging.getLogger("tproutine")
+    if not any(isinstance(h, _OneLineHandler) for h in logger.handlers):
+        handler = _OneLineHandler(level=logging.ERROR)
+        logger.addHandler(handler)
+    logger.propagate = False
+
+
+def handle_key(session: Session, key: str) -> bool:
+    """Apply one key (``space``, ``n``, ``p``, ``q``, ``+``, ``-``, ``s``, ``right``, ``left``,
+    ``escape``) to the session; returns whether it was a known key."""
+    actions: dict[str, Callable[[], object]] = {
+        " ": session.toggle_pause,
+        "n": session.next,
+        "right": session.next,
+        "p": session.back,
+        "left": session.back,
+        "q": session.stop,
+        "+": lambda: session.change_scale(+0.1),
+        "=": lambda: session.change_scale(+0.1),
+        "-": lambda: session.change_scale(-0.1),
+        "_": lambda: session.change_scale(-0.1),
+        "s": session.toggle_halt,
+        "escape": session.halt_device,
+    }
+    action = actions.get(key.lower() if len(key) == 1 else key)
+    if action is None:
+        return False
+    action()
+    return True
+
+
+def split_keys(data: str) -> list[str]:
+    """Keys from what a cbreak terminal sent: characters, and arrows as ``left``/``right``."""
+    keys: list[str] = []
+    i = 0
+    while i < len(data):
+        if data[i] == "\x1b":
+            seq = data[i : i + 3]
+            if seq in ("\x1b[C", "\x1bOC"):
+                keys.append("right")
+                i += 3
+                continue
+            if seq in ("\x1b[D", "\x1bOD"):
+                keys.append("left")
+                i += 3
+                continue
+            if len(seq) >= 2 and seq[1] in "[O":
+                # Another escape sequence (up, down, F-keys): skip its final letter.
+                j = i + 2
+                while j < len(data) and not data[j].isalpha() and data[j] != "~":
+                    j += 1
+                i = j + 1
+                continue
+            keys.append("escape")
+            i += 1
+            continue
+        keys.append(data[i])
+        i += 1
+    return keys
+
+
+class KeyControl:
+    """Reads keys from a terminal in cbreak mode while a session runs.
+
+    The loop's reader wakes only when a key arrives: no polling. ``close``
+    restores the terminal; it runs on every way out (``finally``).
+    """
+
+    def __init__(self, session: Session, fd: int, on_unknown: Callable[[str], None]) -> None:
+        self.session = session
+        self.fd = fd
+        self._on_unknown = on_unknown
+        self._saved: list[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def open(self) -> None:
+        import termios
+        import tty
+
+        self._saved = termios.tcgetattr(self.fd)
+        # cbreak, not raw: Ctrl-C still raises SIGINT, which ends the session cleanly.
+        tty.setcbreak(self.fd, termios.TCSANOW)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.fd, self._readable)
+
+    def close(self) -> None:
+        import termios
+
+        if self._loop is not None:
+            self._loop.remove_reader(self.fd)
+            self._loop = None
+        if self._saved is not None:
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, 64)
+        except OSError:
+            data = b""
+        if not data:
+            # The terminal went away (hang-up): stop reading; SIGHUP ends the session.
+            if self._loop is not None:
+                self._loop.remove_reader(self.fd)
+            return
+        for key in split_keys(data.decode("utf-8", "replace")):
+            if not handle_key(self.session, key):
+                self._on_unknown(key)
+
+
+def ask(prompt: str, stream: TextIO) -> str | None:
+    """One line from stdin on a terminal; None at end of input."""
+    stream.write(prompt)
+    stream.flush()
+    line = sys.stdin.readline()
+    if not line:
+        stream.write("\n")
+        return None
+    return line.strip()
+
+
+def ask_pain(prompt: str, stream: TextIO) -> int | None:
+    while True:
+        answer = ask(prompt, stream)
+        if not answer:
+            return None
+        if answer.isdigit() and 0 <= int(answer) <= 10:
+            return int(answer)
+        stream.write("Please type a whole number from 0 to 10, or press enter to skip.\n")
+
+
+def _confirm(stream: TextIO) -> bool:
+    answer = ask("Start? None of the above applies to me [Y/n]: ", stream)
+    return answer is not None and answer.lower() in ("", "y", "yes")
+
+
+async def _run_session(
+    rt: Runtime, keys: bool, out: Callable[[str], None], received: list[int]
+) -> SessionStatus:
+    """Run the session with signal handlers and (on a terminal) keys; returns its
+    status. The signals that arrived are appended to ``received``."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def on_signal(signum: int) -> None:
+        if received and main is not None:
+            # A second signal while stopping: stop waiting for anything.
+            main.cancel()
+            return
+        received.append(signum)
+        rt.session.stop()
+
+    handled: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(sig, on_signal, int(sig))
+            handled.append(sig)
+    control: KeyControl | None = None
+    try:
+        if keys:
+            control = KeyControl(rt.session, sys.stdin.fileno(), lambda k: out(KEY_HELP))
+            control.open()
+            out(KEY_HELP)
+        async with rt:
+            try:
+                status = await rt.run()
+            except asyncio.CancelledError:
+                status = rt.session.status or "interrupted"
+    finally:
+        if control is not None:
+            control.close()
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+    return status
+
+
+def main(args: argparse.Namespace) -> int:
+    if not getattr(args, "plain", False):
+        _err("the TUI player is not built yet, use --plain")
+        return EXIT_FAIL
+    return run_plain(args)
+
+
+def run_plain(args: argparse.Namespace) -> int:
+    _quiet_logging()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for line in exc.problems:
+            _err(line)
+        _err("using the defaults for those settings")
+        settings = exc.settings
+    except OSError as exc:
+        _err(f"cannot read the settings ({exc.strerror or exc}); using the defaults")
+        settings = Settings()
+    try:
+        timeline = load_timeline(args.file)
+    except LoadError as exc:
+        print(str(exc), file=sys.stderr, flush=True)
+        return EXIT_FAIL
+
+    interactive = sys.stdin.isatty()
+    # With the events on stdout, the text lines move to stderr so stdout stays JSON.
+    stream: TextIO = sys.stderr if args.events == "-" else sys.stdout
+
+    event_log: EventLog | None = None
+    if args.events:
+        try:
+            event_log = EventLog.open(args.events, report=_err)
+        except OSError as exc:
+            _err(f"cannot write the events to {args.events}: {exc.strerror or exc}")
+            return EXIT_FAIL
+
+    try:
+        return _run_plain(args, settings, timeline, interactive, stream, event_log)
+    finally:
+        if event_log is not None:
+            event_log.close()
+
+
+def _run_plain(
+    args: argparse.Namespace,
+    settings: Settings,
+    timeline: Timeline,
+    interactive: bool,
+    stream: TextIO,
+    event_log: EventLog | None,
+) -> int:
+    def write(line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            stream.write(line + "\n")
+            stream.flush()
+
+    # Questions go where the person sees them, even when stdout is sent to a file.
+    prompts: TextIO = stream if stream.isatty() else sys.stderr
+    safety = safety_lines(timeline)
+    if safety:
+        for line in safety:
+            write(line)
+        if not args.yes:
+            if not interactive:
+                _err(
+                    "this routine has safety warnings: run it on a terminal to confirm them, "
+                    "or pass --yes"
+                )
+                return EXIT_FAIL
+            if not _confirm(prompts):
+                _err("not started: the safety checklist was not confirmed")
+                return EXIT_FAIL
+
+    pain_before: int | None = None
+    ask_pain_too = interactive and settings.pain_prompts
+    if ask_pain_too:
+        pain_before = ask_pain("Pain right now, 0–10 (enter to skip): ", prompts)
+
+    device = open_device(args.adapter, args.device, timeline, settings, _err)
+    plain = PlainOutput(timeline, stream, keys=interactive, report=_err)
+    bell = terminal_bell(stream) if stream.isatty() else None
+    runtime = build_runtime(
+        timeline,
+        settings=settings,
+        speed=args.speed,
+        scale=args.scale,
+        max_intensity=args.max_intensity,
+        bell=bell,
+        plain=plain,
+        event_log=event_log,
+        file=args.file,
+        pain_before=pain_before,
+        device=device,
+        report=_err,
+    )
+    received: list[int] = []
+    try:
+        try:
+            status = asyncio.run(_run_session(runtime, interactive, plain.line, received))
+        except asyncio.CancelledError:
+            # A second signal cut the shutdown short; the session has ended all the same.
+            status = runtime.session.status or "interrupted"
+        signum = received[0] if received else None
+        if signum is None and ask_pain_too:
+            runtime.set_pain_after(ask_pain("Pain now, 0–10 (enter to skip): ", prompts))
+    finally:
+        runtime.close()
+    if signum == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    if signum is not None:
+        _err(f"stopped: received {_SIGNAL_NAMES.get(signal.Signals(signum), str(signum))}")
+        return EXIT_FAIL
+    if status == "interrupted":
+        _err("the session was interrupted")
+        return EXIT_FAIL
+    return EXIT_OK

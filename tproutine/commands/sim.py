@@ -1,0 +1,126 @@
+"""``tproutine sim``: the virtual massager as its own process, for a second terminal or tests.
+
+It listens on 127.0.0.1 only and gives every client (an app started with
+``--adapter tcp:127.0.0.1:PORT``) a fresh virtual radio with a fresh massager
+emulating ``--profile``. One line on stdout says when it is ready; SIGINT
+(exit 130, the CLI contract for Ctrl-C) and SIGTERM or SIGHUP (exit 0) end it
+cleanly: every client's link is closed and the log is flushed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from tproutine.devices.profile import DeviceProfile, load_profile_set
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_INTERRUPTED = 130
+
+
+def _err(line: str) -> None:
+    print(f"tproutine sim: {line}", file=sys.stderr, flush=True)
+
+
+class _OneLine(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            _err(record.getMessage())
+
+
+def _quiet_logging() -> None:
+    # Errors as one line each; the routine chatter of a running simulator stays out.
+    logger = logging.getLogger("tproutine")
+    logger.addHandler(_OneLine(level=logging.ERROR))
+    logger.propagate = False
+
+
+def _profile(profile_id: str) -> DeviceProfile | None:
+    found = load_profile_set()
+    profile = found.profiles.get(profile_id)
+    if profile is None:
+        known = ", ".join(sorted(found.profiles))
+        _err(f"unknown profile {profile_id!r} (known: {known})")
+    return profile
+
+
+def main(args: argparse.Namespace) -> int:
+    _quiet_logging()
+    if not 0 <= args.port <= 65535:
+        _err(f"--port {args.port} is not a TCP port (0-65535; 0 picks a free one)")
+        return EXIT_FAIL
+    if args.auto_off < 0:
+        _err("--auto-off takes 0 (never) or more seconds")
+        return EXIT_FAIL
+    profile = _profile(args.profile)
+    if profile is None:
+        return EXIT_FAIL
+    try:
+        # Imported only now: Bumble is the simulator's, and costs about 0.4 s.
+        from tproutine.devices.sim.massager import MassagerLog
+    except ImportError as exc:
+        _err(f"the simulator needs the 'sim' extra (pip install 'tproutine[sim]'): {exc}")
+        return EXIT_FAIL
+    log: MassagerLog | None = None
+    if args.log:
+        try:
+            log = MassagerLog.open(args.log)
+        except OSError as exc:
+            _err(f"cannot write the log {args.log}: {exc.strerror or exc}")
+            return EXIT_FAIL
+    try:
+        return asyncio.run(_serve(args, profile, log))
+    finally:
+        if log is not None:
+            log.close()
+
+
+async def _serve(args: argparse.Namespace, profile: DeviceProfile, log: object) -> int:
+    from tproutine.devices.sim.massager import MassagerLog, VirtualMassager
+    from tproutine.devices.sim.server import serve
+
+    assert log is None or isinstance(log, MassagerLog)
+
+    def make_device() -> VirtualMassager:
+        return VirtualMassager(profile, auto_off=args.auto_off, garbage=args.garbage, log=log)
+
+    try:
+        name = make_device().config.name  # a profile the simulator cannot present fails here
+    except ValueError as exc:
+        _err(f"cannot emulate {profile.id}: {exc}")
+        return EXIT_FAIL
+    try:
+        server = await serve(args.port, make_device, drop_every=args.drop_every)
+    except OSError as exc:
+        _err(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}")
+        return EXIT_FAIL
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        stop.set()
+
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(sig, on_signal, int(sig))
+            handled.append(sig)
+    try:
+        print(
+            f'tproutine sim: virtual massager "{name}" ({profile.id}) '
+            f"listening on 127.0.0.1:{server.port}",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await server.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    return EXIT_INTERRUPTED if received and received[0] == signal.SIGINT else EXIT_OK

@@ -1,0 +1,291 @@
+"""Assembles a running session: clock, engine, and everything that listens to it.
+
+One builder for the command line (``run --plain``), the TUI and the tests, so
+they all get the same wiring: the history recorder, the device controller's
+seam, cues, the ``--events`` log and the plain text output all subscribe to
+one :class:`~tproutine.engine.session.Session`.
+
+Nothing here imports Textual, bleak or Bumble; a device controller is handed in
+from outside (see :class:`DeviceLink` and :func:`open_device`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from tproutine.engine.clock import Clock, RealClock
+from tproutine.engine.cues import CueOutput
+from tproutine.engine.eventlog import EventLog
+from tproutine.engine.events import Event, SessionStatus
+from tproutine.engine.plain import PlainOutput
+from tproutine.engine.session import Session
+from tproutine.history.recorder import HistoryRecorder
+from tproutine.history.store import HistoryStore
+from tproutine.routine.timeline import Timeline
+from tproutine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Report = Callable[[str], None]
+
+
+@runtime_checkable
+class DeviceLink(Protocol):
+    """What the session needs from a device controller (issue 4).
+
+    ``on_event`` is a session listener and must not block: it queues the
+    Bluetooth work (set the percent at a segment start, stop on pause, obey the
+    engine's emergency stop: ``device`` events with ``by == "session"``) and
+    reads ``session.target_percent()`` / ``planned_level()`` for what to send.
+    ``start`` connects or begins connecting (it must not hold up the routine);
+    ``aclose`` stops the motor and disconnects. The controller reports what it
+    does with ``device`` events through ``session`` like any other event source
+    would, or through its own messages to the UI.
+    """
+
+    def on_event(self, event: Event) -> None: ...
+
+    async def start(self, session: Session) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def open_device(
+    adapter: str | None,
+    device: str | None,
+    timeline: Timeline,
+    settings: Settings,
+    report: Report,
+) -> DeviceLink | None:
+    """The device controller for ``--adapter``/``--device``; None runs the routine as a timer.
+
+    None for ``--adapter none``, ``--device none`` and routines that never use
+    the device, so those never import bleak. A malformed adapter is reported
+    (once) and the session runs as a timer, as a failed connection would. The
+    controller connects in the background once the session starts.
+    """
+    chosen = adapter or settings.adapter
+    if chosen == "none" or device == "none" or not timeline.uses_device:
+        return None
+    # Imported only now: the controller loads bleak (and Bumble for sim/tcp).
+    from tproutine.devices.controller import DeviceError, create_controller
+
+    try:
+        return create_controller(chosen, device, settings, report)
+    except DeviceError as exc:
+        report(f"device: {exc}; running as a timer only")
+        return None
+
+
+class Runtime:
+    """A session with its listeners, ready to run; ``async with`` closes the listeners.
+
+    After the session, ``set_pain_after`` records the "pain now" rating and
+    ``close`` closes the history.
+    """
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        session: Session,
+        clock: Clock,
+        *,
+        settings: Settings,
+        report: Report,
+        store: HistoryStore | None,
+        recorder: HistoryRecorder | None,
+        cues: CueOutput | None,
+        event_log: EventLog | None,
+        plain: PlainOutput | None,
+        device: DeviceLink | None,
+        owns_store: bool = True,
+    ) -> None:
+        self.timeline = timeline
+        self.session = session
+        self.clock = clock
+        self.settings = settings
+        self.store = store
+        self.recorder = recorder
+        self.cues = cues
+        self.event_log = event_log
+        self.plain = plain
+        self.device = device
+        self._report = report
+        self._owns_store = owns_store  # a store handed in (the TUI's) stays open
+        self._reported: set[str] = set()
+        self._history_seen = 0
+        self._closed = False
+
+    def report(self, line: str) -> None:
+        """Say something to the person once (a problem that does not stop the routine)."""
+        if line not in self._reported:
+            self._reported.add(line)
+            self._report(line)
+
+    def _history_problems(self, event: Event | None = None) -> None:
+        # The store keeps one line per distinct problem; pass on the new ones.
+        if self.store is None:
+            return
+        for line in self.store.messages[self._history_seen :]:
+            self.report(line)
+        self._history_seen = len(self.store.messages)
+
+    async def run(self) -> SessionStatus:
+        """Run the session to its end (or a stop); returns its status."""
+        if self.device is not None:
+            try:
+                await self.device.start(self.session)
+            except Exception as exc:
+                # A device that fails to start never blocks the routine: it runs as a timer.
+                self.report(f"device: {exc}; running as a timer only")
+        return await self.session.run()
+
+    async def aclose(self) -> None:
+        """Motor off, voice quiet, event log closed (the history stays open)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.session.interrupt()  # no-op unless the session is still going
+        if self.device is not None:
+            try:
+                await self.device.aclose()
+            except Exception as exc:
+                self.report(f"device: could not close cleanly: {exc}")
+        if self.cues is not None:
+            # Let "Routine complete." be heard; a stopped session goes quiet at once.
+            grace = 3.0 if self.session.status == "completed" else 0.0
+            await self.cues.aclose(grace=grace)
+        if self.event_log is not None:
+            self.event_log.close()
+        self._history_problems()
+
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def set_pain_after(self, pain: int | None) -> None:
+        if self.recorder is not None and pain is not None:
+            self.recorder.set_pain_after(pain)
+            self._history_problems()
+
+    def close(self) -> None:
+        """Close the history store (after the pain rating) if this runtime opened it."""
+        if self.store is not None:
+            self._history_problems()
+            if self._owns_store:
+                with contextlib.suppress(Exception):
+                    self.store.close()
+            self.store = None
+
+
+def _warn(line: str) -> None:
+    log.warning("%s", line)
+
+
+def build_runtime(
+    timeline: Timeline,
+    *,
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    speed: float = 1.0,
+    scale: float = 1.0,
+    max_intensity: float | None = None,
+    countdown: int | None = None,
+    voice: Sequence[str] | bool | None = True,
+    bell: Callable[[], None] | None = None,
+    plain: PlainOutput | None = None,
+    event_log: EventLog | None = None,
+    history: bool = True,
+    history_path: Path | str | None = None,
+    store: HistoryStore | None = None,
+    file: str | None = None,
+    pain_before: int | None = None,
+    device: DeviceLink | None = None,
+    report: Report | None = None,
+) -> Runtime:
+    """Build a session and subscribe its listeners.
+
+    ``settings`` give the defaults that the keyword arguments override:
+    ``max_intensity`` (None: the settings' cap), ``countdown``, and ``voice``
+    (True: the settings' speech command; False/None: none; a list: that argv).
+    ``clock`` defaults to a real clock at ``speed``. The history store is opened
+    at the default path (or ``history_path``, or the given ``store``) unless
+    ``history`` is False; sessions left running by a dead process are marked
+    ``interrupted`` first. Problems that do not stop a routine (a read-only data
+    folder, a missing voice program) go to ``report``, once each.
+    """
+    settings = settings or Settings()
+    clock = clock or RealClock(speed)
+    cap = settings.max_intensity if max_intensity is None else max_intensity
+    session = Session(
+        timeline,
+        clock,
+        scale=scale,
+        max_intensity=cap,
+        countdown=settings.countdown if countdown is None else countdown,
+    )
+    runtime_report: list[Runtime] = []
+
+    def say(line: str) -> None:
+        # Routed through the runtime once it exists, so every problem is said once.
+        if runtime_report:
+            runtime_report[0].report(line)
+        else:
+            (report or _warn)(line)
+
+    owns_store = history and store is None
+    if owns_store:
+        store = HistoryStore.open(history_path)
+    if store is not None:
+        store.mark_interrupted()
+    recorder = HistoryRecorder(timeline, file, pain_before, store) if store is not None else None
+    if voice is True:
+        argv = settings.speech_command()
+    elif voice is False or voice is None:
+        argv = None
+    else:
+        argv = list(voice)
+    cues = CueOutput(bell=bell, voice=argv, report=say) if (bell or argv) else None
+    rt = Runtime(
+        timeline,
+        session,
+        clock,
+        settings=settings,
+        report=report or _warn,
+        store=store,
+        recorder=recorder,
+        cues=cues,
+        event_log=event_log,
+        plain=plain,
+        device=device,
+        owns_store=owns_store,
+    )
+    runtime_report.append(rt)
+    rt._history_problems()
+    if voice is True and settings.voice and argv is None:
+        rt.report("voice is on in the settings but no speech program was found; using the bell")
+    # The record first and the device next: both matter more than the text.
+    if recorder is not None:
+        session.subscribe(recorder)
+        session.subscribe(rt._history_problems)
+    if device is not None:
+        session.subscribe(device.on_event)
+    if cues is not None:
+        session.subscribe(cues)
+    if plain is not None:
+        session.subscribe(plain)
+    if event_log is not None:
+        session.subscribe(event_log)
+    return rt
