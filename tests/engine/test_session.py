@@ -672,3 +672,18 @@ async def test_run_twice_is_refused_and_scale_before_the_start_is_silent() -> No
         await session.run()
     await clock.run_until_idle()
     assert await task == "completed"
+
+
+class _BrokenClock(FakeClock):
+    """A clock whose sleeping fails, as a broken timer source would."""
+
+    async def sleep_until(self, deadline: float) -> None:
+        raise OSError("the clock failed")
+
+
+async def test_a_failing_clock_ends_the_run_instead_of_spinning() -> None:
+    session = Session(make_timeline(("hold", 10.0)), _BrokenClock())
+    # Before the fix the failure was swallowed and the session waited again at once,
+    # forever; the timeout here only guards against that hang.
+    with pytest.raises(OSError, match="the clock failed"):
+        await asyncio.wait_for(session.run(), timeout=5)

@@ -479,11 +479,16 @@ class Session:
             clock_deadline = self._origin + self._paused_total + deadline_t
             tasks.add(asyncio.ensure_future(self.clock.sleep_until(clock_deadline)))
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()
         self._wake.clear()
+        for task in done:
+            # A clock that fails must end the run (and so stop the device), not be
+            # swallowed and waited on again in a busy loop.
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
 
     def _next_deadline(self) -> float:
         end = self._seg_end_t()
