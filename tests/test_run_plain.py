@@ -265,11 +265,14 @@ def test_an_invalid_routine_is_one_clear_error(tmp_path: Path) -> None:
     assert_no_traceback(missing.stderr)
 
 
-def test_without_plain_the_tui_is_not_there_yet(tmp_path: Path) -> None:
-    routine = write(tmp_path, "small.yaml", SMALL)
-    result = run(tmp_path, str(routine))
+def test_without_plain_a_broken_routine_is_one_line_and_no_app(tmp_path: Path) -> None:
+    # The routine is checked before the app takes the screen.
+    bad = write(tmp_path, "bad.yaml", SMALL.replace("duration: 10s", "duration: 1m70s"))
+    result = run(tmp_path, str(bad))
     assert result.returncode == 1
-    assert result.stderr.strip() == "tproutine: the TUI player is not built yet, use --plain"
+    assert_no_traceback(result.stderr)
+    assert result.stderr.count("\n") == 1 and "bad.yaml:" in result.stderr
+    assert "\x1b[" not in result.stdout + result.stderr  # no screen was drawn
 
 
 def test_an_events_file_that_cannot_be_written_refuses_to_start(tmp_path: Path) -> None:

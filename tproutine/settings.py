@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tproutine import paths
-from tproutine.yamlsafe import suggest
+from tproutine.suggest import suggest
 
 if sys.version_info >= (3, 11):
     import tomllib

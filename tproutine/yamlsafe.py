@@ -13,7 +13,6 @@ returns have no positions, and its constructor would expand aliases blindly.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -83,12 +82,6 @@ def format_path(path: Iterable[str | int]) -> str:
             shown = part if part.isprintable() else repr(part)
             out += f".{shown}" if out else shown
     return out
-
-
-def suggest(word: str, choices: Iterable[str]) -> str | None:
-    """The nearest known key to a misspelt one, if any is close."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 @dataclass

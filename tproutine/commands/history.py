@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tproutine.history.store import HistoryStore, SessionRow, utc_now
 from tproutine.share import report
-from tproutine.yamlsafe import suggest
+from tproutine.suggest import suggest
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -236,10 +236,19 @@ async def _run_session(
 
 
 def main(args: argparse.Namespace) -> int:
-    if not getattr(args, "plain", False):
-        _err("the TUI player is not built yet, use --plain")
+    if getattr(args, "plain", False):
+        return run_plain(args)
+    # The app: the routine is checked first, so a broken file is one line on the
+    # terminal rather than a screen that opens and closes.
+    try:
+        timeline = load_timeline(args.file)
+    except LoadError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
         return EXIT_FAIL
-    return run_plain(args)
+    from tproutine.commands.app import run_tui
+
+    return run_tui(args, timeline)
 
 
 def run_plain(args: argparse.Namespace) -> int:

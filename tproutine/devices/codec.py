@@ -53,7 +53,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from tproutine.yamlsafe import suggest
+from tproutine.suggest import suggest
 
 if TYPE_CHECKING:
     from tproutine.devices.profile import DeviceProfile, VendorRead

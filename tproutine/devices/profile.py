@@ -32,7 +32,8 @@ from tproutine.devices.codec import (
     TemplateError,
     parse_template,
 )
-from tproutine.yamlsafe import MAX_BYTES, Document, LoadError, Problem, load_yaml, suggest
+from tproutine.suggest import suggest
+from tproutine.yamlsafe import MAX_BYTES, Document, LoadError, Problem, load_yaml
 
 log = logging.getLogger(__name__)
 

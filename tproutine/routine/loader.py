@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from tproutine.routine import model as m
 from tproutine.routine.timeline import Timeline
-from tproutine.yamlsafe import Document, LoadError, Problem, load_yaml, suggest
+from tproutine.suggest import suggest
+from tproutine.yamlsafe import Document, LoadError, Problem, load_yaml
 
 MAX_NESTING = 4
 WHAT = "a routine: a mapping with format, name and steps"

@@ -1,0 +1,201 @@
+"""Fixtures for the app's tests: fixed routines, private folders, a fake clock, a fake device.
+
+Every test runs with the XDG folders in ``tmp_path`` (history and settings never
+touch the real ones), the clock in UTC (dates in the History are stable), the
+routines of ``tests/tui/data/routines`` only, and a :class:`FakeClock` that the
+test moves by hand: nothing sleeps for real and the Player's refresh timer is
+too slow to fire, so a test refreshes the Player itself after moving the clock.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import OptionList
+
+from tproutine import paths
+from tproutine.devices.status import DeviceStatus, FoundDevice
+from tproutine.engine.clock import FakeClock
+from tproutine.settings import Settings
+from tproutine.tui.app import AppOptions, TProutineApp, make_app
+
+DATA = Path(__file__).resolve().parent / "data" / "routines"
+# Longer than any test: the Player's timer never fires, tests refresh by hand.
+NEVER = 10_000.0
+
+
+@pytest.fixture
+def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    old_tz = os.environ.get("TZ")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    assert paths.history_path().is_relative_to(tmp_path)
+    yield tmp_path
+    # The zone must be reset before other tests run; monkeypatch restores TZ itself later.
+    if old_tz is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old_tz
+    time.tzset()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(1000.0)
+
+
+class FakeController:
+    """Stands in for the device controller: records calls, publishes what it is told to.
+
+    No behaviour of its own (the lead's simulator-backed tests cover that); a test
+    publishes the statuses a real controller would.
+    """
+
+    def __init__(self, status: DeviceStatus | None = None) -> None:
+        self.status = status or DeviceStatus(
+            state="connected", name="Fake massager", profile="Test profile", battery=80
+        )
+        self.calls: list[Any] = []
+        self.listeners: list[Callable[[DeviceStatus], None]] = []
+
+    def subscribe(self, listener: Callable[[DeviceStatus], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def publish(self, status: DeviceStatus) -> None:
+        self.status = status
+        for listener in list(self.listeners):
+            listener(status)
+
+    def emergency_stop(self) -> None:
+        self.calls.append("emergency_stop")
+
+    def release_stop(self) -> None:
+        self.calls.append("release_stop")
+
+    async def test(self, seconds: float = 2.0, percent: float = 20.0) -> None:
+        self.calls.append(("test", seconds, percent))
+
+    async def connect(self, target: FoundDevice | str) -> None:
+        self.calls.append(("connect", target))
+
+    async def disconnect(self) -> None:
+        self.calls.append("disconnect")
+
+
+AppFactory = Callable[..., TProutineApp]
+
+
+@pytest.fixture
+def make(xdg: Path, clock: FakeClock) -> AppFactory:
+    """``make(**options)``: the app on the test routines, the fake clock and tmp folders.
+
+    ``settings=`` and ``controller=``/``device_note=`` go to ``make_app``; the rest
+    are :class:`AppOptions` fields.
+    """
+
+    def build(
+        *,
+        settings: Settings | None = None,
+        controller: Any = None,
+        device_note: str | None = None,
+        **options: Any,
+    ) -> TProutineApp:
+        defaults: dict[str, Any] = {
+            "routine_dirs": ((DATA, "bundled"),),
+            "clock_factory": lambda: clock,
+            "refresh_interval": NEVER,
+            "export_dir": xdg,
+            "bell": False,
+            # No real device unless a test asks for one (the fake, or adapter="sim").
+            "adapter": "none",
+            "voice": False,
+            "save_theme": False,
+        }
+        defaults.update(options)
+        return make_app(
+            AppOptions(**defaults),
+            settings=settings or Settings(),
+            controller=controller,
+            device_note=device_note,
+        )
+
+    return build
+
+
+def screen_text(app: TProutineApp) -> str:
+    """The screen as plain text, modal screens and all (what a person would read)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+    )
+    screen = app.screen
+    console.print(
+        screen._compositor.render_update(
+            full=True, screen_stack=app._background_screens, simplify=True
+        )
+    )
+    return console.export_text()
+
+
+def flat(text: str) -> str:
+    """Screen text with runs of spaces and line breaks squeezed, for phrase checks."""
+    return " ".join(text.split())
+
+
+async def library_ready(pilot: Pilot[Any]) -> None:
+    """Wait until the Library has read the routine files (a worker thread)."""
+    app = pilot.app
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(app, TProutineApp) and app.entries is not None
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let posted messages be handled and the Player re-read the session."""
+    from tproutine.tui.screens.player import PlayerScreen
+
+    await pilot.pause()
+    screen = pilot.app.screen
+    if isinstance(screen, PlayerScreen):
+        screen.refresh_view()
+    await pilot.pause()
+
+
+async def advance(pilot: Pilot[Any], clock: FakeClock, seconds: float) -> None:
+    """Move session time on, then let the screen catch up."""
+    await clock.advance(seconds)
+    await settle(pilot)
+
+
+async def open_routine(pilot: Pilot[Any], name: str) -> None:
+    """Highlight the Library row whose routine is called ``name`` and press enter."""
+    from tproutine.tui.screens.library import LibraryScreen
+
+    await library_ready(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, LibraryScreen)
+    names = [e.name for e in screen._shown]
+    assert name in names, names
+    routines = screen.query_one("#routines", OptionList)
+    routines.focus()
+    for _ in range(names.index(name) - (routines.highlighted or 0)):
+        await pilot.press("down")
+    await pilot.press("enter")
+    await pilot.pause()

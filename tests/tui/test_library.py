@@ -1,0 +1,181 @@
+"""The Library: the list, search as you type, the preview, and its keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, OptionList
+
+from tproutine.settings import Settings
+from tproutine.tui.catalog import scan_library
+from tproutine.tui.screens.devices import DevicesScreen
+from tproutine.tui.screens.help import HelpScreen
+from tproutine.tui.screens.history import HistoryScreen
+from tproutine.tui.screens.library import LibraryScreen
+from tproutine.tui.screens.player import PlayerScreen
+
+from .conftest import DATA, AppFactory, flat, library_ready, open_routine, screen_text
+
+
+def names(app: object) -> list[str]:
+    screen = app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, LibraryScreen)
+    return [e.name for e in screen._shown]
+
+
+def test_scan_lists_every_file_and_keeps_broken_ones_last() -> None:
+    entries = scan_library(((DATA, "bundled"),))
+    assert [e.name for e in entries] == ["Calf massage", "Desk neck reset", "broken"]
+    broken = entries[-1]
+    assert not broken.ok and "negative" in broken.errors[0]
+    desk = entries[1]
+    assert desk.total_s == 95.0
+    assert desk.areas == ("top of the shoulder",)
+    assert [(s.text, s.seconds) for s in desk.steps] == [
+        ("Get ready", 5.0),
+        ("Hold: Upper trapezius (left, 2 reps)", 70.0),
+        ("Breathe: Slow breathing", 20.0),
+    ]
+
+
+def test_extra_files_come_first_and_are_not_listed_twice(tmp_path: Path) -> None:
+    extra = DATA / "calf-massage.yaml"
+    entries = scan_library(((DATA, "bundled"),), files=(extra,))
+    assert [e.name for e in entries].count("Calf massage") == 1
+    other = tmp_path / "mine.yaml"
+    other.write_text(
+        "format: tproutine/1\nname: Mine\nsteps:\n  - stretch: Reach\n    duration: 10s\n"
+    )
+    entries = scan_library(((DATA, "bundled"),), files=(other,))
+    assert entries[0].name == "Mine" and entries[0].origin == "file"
+
+
+async def test_lists_routines_with_time_tags_and_author(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await library_ready(pilot)
+        text = screen_text(app)
+        assert "Desk neck reset" in text and "01:35" in text
+        assert "neck, shoulders" in text and "Test Author" in text
+        assert "Calf massage" in text and "01:00" in text
+        assert "3 routines" in text
+        assert names(app) == ["Calf massage", "Desk neck reset", "broken"]
+
+
+async def test_preview_shows_summary_safety_steps_and_total(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await library_ready(pilot)
+        await pilot.press("down")
+        text = flat(screen_text(app))
+        assert "Two holds for the top of the shoulder" in text
+        assert "! Stop if you feel numbness or tingling." in text
+        assert "Do not use if:" in text and "neck injury" in text
+        assert "00:05 Get ready" in text
+        assert "01:10 Hold: Upper trapezius (left, 2 reps)" in text
+        assert "01:35 Total" in text
+
+
+async def test_search_filters_by_name_tag_area_and_author(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"neck")  # the name
+        assert names(app) == ["Desk neck reset"]
+        app.screen.query_one("#search", Input).value = ""
+        await pilot.press(*"legs")  # a tag
+        assert names(app) == ["Calf massage"]
+        app.screen.query_one("#search", Input).value = ""
+        await pilot.press(*"lower leg")  # an area, two words
+        assert names(app) == ["Calf massage"]
+        app.screen.query_one("#search", Input).value = ""
+        await pilot.press(*"test auth")  # the author
+        assert names(app) == ["Desk neck reset"]
+        await pilot.press(*"zzz")
+        assert names(app) == []
+        assert "Nothing matches" in screen_text(app)
+        await pilot.press("escape")  # clears the search
+        assert len(names(app)) == 3
+        await pilot.press("escape")  # back to the list
+        assert isinstance(app.focused, OptionList)
+
+
+async def test_typing_in_search_does_not_trigger_keys(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        await pilot.press("slash", "d", "h", "q")
+        assert isinstance(app.screen, LibraryScreen)
+        assert app.screen.query_one("#search", Input).value == "dhq"
+
+
+async def test_enter_in_search_goes_to_the_list_and_enter_starts(make: AppFactory) -> None:
+    app = make(settings=Settings(pain_prompts=False))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        await pilot.press("slash", *"calf", "enter")
+        assert isinstance(app.focused, OptionList)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PlayerScreen)
+        assert app.screen.session.timeline.name == "Calf massage"
+
+
+async def test_a_broken_file_says_why_and_does_not_start(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_routine(pilot, "broken")
+        assert isinstance(app.screen, LibraryScreen)
+        text = flat(screen_text(app))
+        assert "This file cannot be run" in text and "negative" in text
+
+
+async def test_keys_open_devices_history_help_and_back(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        for key, screen in (
+            ("d", DevicesScreen),
+            ("h", HistoryScreen),
+            ("question_mark", HelpScreen),
+        ):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, screen), key
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, LibraryScreen), key
+        for key, screen in (("h", HistoryScreen), ("question_mark", HelpScreen)):
+            await pilot.press(key)  # q also closes these two
+            await pilot.pause()
+            assert isinstance(app.screen, screen), key
+            await pilot.press("q")
+            await pilot.pause()
+            assert isinstance(app.screen, LibraryScreen), key
+
+
+async def test_footer_shows_the_library_keys(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        for words in ("Start", "/ Search", "d Devices", "h History", "q Quit", "? Help"):
+            assert words in footer, footer
+
+
+async def test_q_quits(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_an_empty_library_says_how_to_add_routines(make: AppFactory, tmp_path: Path) -> None:
+    app = make(routine_dirs=((tmp_path / "nothing", "yours"),))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        assert "No routines found" in screen_text(app)

@@ -1,0 +1,95 @@
+"""``tproutine`` (no command), ``tproutine demo`` and ``tproutine run FILE`` in the app.
+
+``main`` opens the Library; ``demo`` opens it with the in-process virtual
+massager (``--adapter sim``), connected right after the first paint;
+``run_tui`` (called by ``commands/run.py`` when ``--plain`` is not given) opens
+the Player on one routine at once. All three build the app with
+:func:`tproutine.tui.app.make_app`, the factory the tests use too. Textual is
+imported only here, when the app really opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tproutine.engine.eventlog import EventLog
+    from tproutine.routine.timeline import Timeline
+    from tproutine.tui.app import AppOptions, TProutineApp
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+
+
+def _options(args: argparse.Namespace, files: tuple[Path, ...], **extra: Any) -> AppOptions:
+    """The app's options from the session options of ``demo``/``run`` (absent for the bare
+    ``tproutine``); ``extra`` overrides them."""
+    from tproutine.tui.app import AppOptions
+
+    values: dict[str, Any] = {
+        "files": files,
+        "speed": getattr(args, "speed", None) or 1.0,
+        "adapter": getattr(args, "adapter", None),
+        "device": getattr(args, "device", None),
+        "max_intensity": getattr(args, "max_intensity", None),
+        "scale": getattr(args, "scale", None) or 1.0,
+    }
+    values.update(extra)
+    return AppOptions(**values)
+
+
+def _run(app: TProutineApp) -> int:
+    code = app.run()
+    return int(code) if code is not None else EXIT_OK
+
+
+def main(args: argparse.Namespace) -> int:
+    """``tproutine`` and ``tproutine demo``: the app on the Library."""
+    from tproutine.tui.app import make_app
+
+    demo = args.command == "demo"
+    extra: dict[str, Any] = {"demo": demo}
+    if demo and getattr(args, "adapter", None) is None:
+        extra["adapter"] = "sim"
+    files = tuple(Path(f) for f in getattr(args, "files", None) or ())
+    # make_app reads the settings (mistakes in them are shown in the app) and builds
+    # the device controller when a device is first used; the demo connects at once.
+    return _run(make_app(_options(args, files, **extra)))
+
+
+def run_tui(args: argparse.Namespace, timeline: Timeline) -> int:
+    """``tproutine run FILE`` without ``--plain``: the Player on ``timeline`` at once.
+
+    ``args`` are ``run``'s (``file``, ``--speed``, ``--adapter``, ``--device``,
+    ``--max-intensity``, ``--scale``, ``--yes``, ``--events``). Returns the exit
+    status: 1 when the ``--events`` file cannot be written (said on stderr).
+    """
+    from tproutine.tui.app import make_app
+
+    event_log: EventLog | None = None
+    if getattr(args, "events", None):
+        from tproutine.engine.eventlog import EventLog
+
+        if args.events == "-":
+            print("tproutine: --events - needs --plain (the app owns the screen)", file=sys.stderr)
+            return EXIT_FAIL
+        try:
+            event_log = EventLog.open(args.events)
+        except OSError as exc:
+            print(f"tproutine: cannot write {args.events}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAIL
+    options = _options(
+        args,
+        (Path(args.file),),
+        start=timeline,
+        yes=bool(getattr(args, "yes", False)),
+        event_log=event_log,
+    )
+    try:
+        return _run(make_app(options))
+    finally:
+        if event_log is not None:
+            event_log.close()

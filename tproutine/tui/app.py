@@ -1,0 +1,480 @@
+"""The tproutine terminal app and ``make_app``, the one factory the CLI and the tests use.
+
+The app owns what outlives a screen: the settings, the routine library, the
+history store, the device controller and the running session's
+:class:`~tproutine.runtime.Runtime`. Screens render and send commands; the
+engine keeps the time. Only the Library screen is imported at start-up: the
+others (and the engine, the history and anything Bluetooth) load when first
+used, so the first paint stays close to a bare Textual app's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tproutine.tui.messages import DeviceStatusChanged
+from tproutine.tui.screens.library import LibraryScreen
+
+if TYPE_CHECKING:
+    from tproutine.devices.status import DeviceStatus, FoundDevice
+    from tproutine.engine.clock import Clock
+    from tproutine.engine.eventlog import EventLog
+    from tproutine.history.store import HistoryStore
+    from tproutine.routine.timeline import Timeline
+    from tproutine.runtime import Runtime
+    from tproutine.settings import Settings
+    from tproutine.tui.catalog import RoutineEntry
+    from tproutine.tui.controller import Controller
+
+_HERE = Path(__file__).resolve().parent
+
+
+def early_theme() -> str | None:
+    """The ``theme`` of ``config.toml``, read on its own for the first paint.
+
+    The settings module (and the YAML library it brings) is loaded after the first
+    paint; painting needs only the theme, so it is read here with tomllib alone.
+    Anything wrong with the file is said once the full settings are read.
+    """
+    import sys
+
+    from tproutine import paths
+
+    path = paths.config_path()
+    if not path.is_file():
+        return None  # the usual case: no settings file, nothing more to load
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    theme = data.get("theme")
+    return theme if isinstance(theme, str) else None
+
+
+def _actions_provider() -> type:
+    # Imported when the palette first opens, not at start-up.
+    from tproutine.tui.palette import ActionsProvider
+
+    return ActionsProvider
+
+
+@dataclass(frozen=True, eq=False)
+class AppOptions:
+    """How the app was asked to run (the command line, or a test).
+
+    Compared by identity: it holds a timeline, a log and callables.
+    """
+
+    files: tuple[Path, ...] = ()  # extra routine files for the Library
+    # (folder, origin label) pairs; None = the bundled routines and the person's own.
+    routine_dirs: tuple[tuple[Path, str], ...] | None = None
+    speed: float = 1.0
+    adapter: str | None = None
+    device: str | None = None
+    max_intensity: float | None = None
+    scale: float = 1.0
+    # Builds the session clock; None = a real clock at ``speed``. Tests pass a FakeClock.
+    clock_factory: Callable[[], Clock] | None = None
+    # How often the Player reads the session's views. Tests make it long and refresh by hand.
+    refresh_interval: float = 0.25
+    history_path: Path | None = None
+    export_dir: Path | None = None  # where History exports go (None = the current folder)
+    demo: bool = False
+    start: Timeline | None = None  # open this routine in the Player at once (`run FILE`)
+    # `run --events`: the log for the `start` routine's session (opened by the caller,
+    # so a path that cannot be written stops `run` before the app opens).
+    event_log: EventLog | None = None
+    yes: bool = False  # warnings acknowledged on the command line: no Before-start modal
+    bell: bool = True
+    voice: bool = True  # speak cues when the settings name a voice
+    save_theme: bool = True  # remember the theme the person picks
+    scan_timeout: float = 5.0
+    # Finds devices: (adapter, timeout) -> devices. None = the controller's own scan.
+    scanner: Callable[[str, float], Awaitable[list[FoundDevice]]] | None = None
+
+
+class TProutineApp(App[int]):
+    """Guided trigger-point and stretching routines."""
+
+    TITLE = "tproutine"
+    # Every screen's look, read once at start-up: a screen's own CSS_PATH would make
+    # Textual re-parse all the CSS of the app each time a new kind of screen opens.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        _HERE / f"{name}.tcss"
+        for name in ("app", "library", "dialogs", "player", "summary", "devices", "history")
+    ]
+    COMMANDS = App.COMMANDS | {_actions_provider}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+q",
+            "stop_and_quit",
+            "Quit",
+            tooltip="Stop the motor and quit",
+            show=False,
+            priority=True,
+        ),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        options: AppOptions,
+        settings: Settings | None = None,
+        *,
+        controller: Controller | None = None,
+        store: HistoryStore | None = None,
+        device_note: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.options = options
+        self._settings = settings
+        self.controller = controller
+        # Without a controller given, the app builds its own when a device is first used.
+        self._may_build_controller = controller is None
+        self.device_note = device_note
+        self.entries: list[RoutineEntry] | None = None
+        self.runtime: Runtime | None = None
+        self._store = store
+        self._own_store = store is None
+        self._unsubscribe: Any = None
+        self._start_logged = False
+
+    # ------------------------------------------------------------------ set-up
+
+    def get_default_screen(self) -> Screen[Any]:
+        return LibraryScreen()
+
+    @property
+    def settings(self) -> Settings:
+        """The person's settings, read from ``config.toml`` the first time they are needed."""
+        if self._settings is None:
+            from tproutine.settings import Settings, SettingsError
+
+            try:
+                self._settings = Settings.load()
+            except SettingsError as err:
+                # The valid keys over the defaults; each mistake is said once.
+                self._settings = err.settings
+                for line in err.problems:
+                    self.notify(line, severity="warning", timeout=8)
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._settings = value
+
+    def on_mount(self) -> None:
+        theme = self._settings.theme if self._settings is not None else early_theme()
+        if theme:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self.notify(
+                    f"settings: there is no theme {theme!r}; using the default",
+                    severity="warning",
+                    timeout=8,
+                )
+        if self.options.save_theme:
+            self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.controller is not None:
+            self._unsubscribe = self.controller.subscribe(self._controller_status)
+        # The full settings after the first paint (their problems are said then).
+        self.call_after_refresh(lambda: self.settings)
+        if self.options.demo:
+            # After the first paint: the controller loads bleak and the virtual massager
+            # loads Bumble, which must not delay the Library.
+            self.call_after_refresh(self._connect_demo)
+        if self.options.start is not None:
+            timeline = self.options.start
+            self.call_after_refresh(self.begin, timeline, timeline.source)
+
+    def _remember_theme(self, theme: Any) -> None:
+        name = getattr(theme, "name", str(theme))
+        if name == self.settings.theme:
+            return
+        from dataclasses import replace
+
+        from tproutine.settings import SettingsError, save_setting
+
+        try:
+            save_setting("theme", name)
+        except (SettingsError, OSError) as exc:
+            self.notify(f"could not save the theme: {exc}", severity="warning")
+            return
+        self.settings = replace(self.settings, theme=name)
+
+    # ------------------------------------------------------------------ pieces
+
+    def library_folders(self) -> tuple[tuple[Path, str], ...]:
+        if self.options.routine_dirs is not None:
+            return self.options.routine_dirs
+        from tproutine import paths
+
+        return ((paths.bundled_routines_dir(), "bundled"), (paths.user_routines_dir(), "yours"))
+
+    def history_store(self) -> HistoryStore:
+        """The history, opened the first time it is needed."""
+        if self._store is None:
+            from tproutine.history.store import HistoryStore
+
+            self._store = HistoryStore.open(self.options.history_path)
+            for line in self._store.messages:
+                self.notify(line, severity="warning", timeout=8)
+        return self._store
+
+    def make_clock(self) -> Clock:
+        if self.options.clock_factory is not None:
+            return self.options.clock_factory()
+        from tproutine.engine.clock import RealClock
+
+        return RealClock(self.options.speed)
+
+    @property
+    def adapter(self) -> str:
+        """The Bluetooth stack: ``--adapter``, else the settings' (``system`` by default)."""
+        return self.options.adapter or self.settings.adapter
+
+    @property
+    def devices_enabled(self) -> bool:
+        """Whether there is, or can be, a device controller (not with ``--adapter none``)."""
+        if self.controller is not None:
+            return True
+        return (
+            self._may_build_controller and self.adapter != "none" and self.options.device != "none"
+        )
+
+    def ensure_controller(self) -> Controller | None:
+        """The controller, built the first time a device is used (bleak loads then)."""
+        if self.controller is None and self.devices_enabled:
+            self._may_build_controller = False  # one try: a bad adapter is said once
+            from tproutine.devices.controller import create_controller
+
+            try:
+                # keep_connected: the app keeps the device between sessions.
+                self.controller = create_controller(
+                    self.adapter,
+                    self.options.device,
+                    self.settings,
+                    self.report,
+                    keep_connected=True,
+                )
+            except Exception as exc:
+                # A malformed adapter and the like: the app goes on without a device.
+                self.report(f"device: {exc}; running as a timer only")
+                return None
+            self._unsubscribe = self.controller.subscribe(self._controller_status)
+            self.post_message(DeviceStatusChanged(self.controller.status))
+        return self.controller
+
+    async def get_controller(self) -> Controller | None:
+        """``ensure_controller`` for workers: the import of bleak happens off the UI."""
+        if self.controller is None and self.devices_enabled:
+            import asyncio
+            import importlib
+
+            await asyncio.to_thread(importlib.import_module, "tproutine.devices.controller")
+        return self.ensure_controller()
+
+    @work(exclusive=True, group="demo-device")
+    async def _connect_demo(self) -> None:
+        controller = await self.get_controller()
+        if controller is None:
+            return
+        try:
+            await controller.connect(None)
+        except Exception as exc:
+            self.report(f"the virtual massager did not connect: {exc}")
+
+    @property
+    def device_status(self) -> DeviceStatus:
+        """What the device panels show now."""
+        if self.controller is not None:
+            return self.controller.status
+        from tproutine.devices.status import DeviceStatus
+
+        return DeviceStatus(state="none", message=self.device_note)
+
+    def _controller_status(self, status: DeviceStatus) -> None:
+        # The controller may publish from its own task; a message puts the update
+        # on the app's queue, and the handler reaches every device panel.
+        self.post_message(DeviceStatusChanged(status))
+
+    def on_device_status_changed(self, message: DeviceStatusChanged) -> None:
+        from tproutine.tui.widgets.device_panel import DevicePanel
+
+        for screen in self.screen_stack:
+            for panel in screen.query(DevicePanel):
+                panel.status = message.status
+
+    def report(self, line: str) -> None:
+        """A problem that does not stop anything: said once, in a notification."""
+        self.notify(line, severity="warning", timeout=8)
+
+    # ------------------------------------------------------------------ sessions
+
+    def begin(self, timeline: Timeline, source: str | None = None) -> None:
+        """Start a routine: the Before-start modal first when it has something to ask."""
+        from tproutine.tui.screens.before_start import BeforeStartScreen, StartChoice
+
+        ask_pain = self.settings.pain_prompts
+        safety = bool(timeline.warnings or timeline.avoid_if)
+        if self.options.yes and timeline is self.options.start:
+            safety = False
+            ask_pain = False
+        if not safety and not ask_pain:
+            self.open_player(timeline, source, pain_before=None)
+            return
+
+        def chosen(choice: StartChoice | None) -> None:
+            if choice is not None:
+                self.open_player(timeline, source, pain_before=choice.pain)
+
+        self.push_screen(BeforeStartScreen(timeline, ask_pain=ask_pain), chosen)
+
+    def open_player(
+        self, timeline: Timeline, source: str | None, *, pain_before: int | None
+    ) -> None:
+        """Build the session with the shared runtime builder and show the Player."""
+        from tproutine.runtime import DeviceLink, build_runtime
+        from tproutine.tui.screens.player import PlayerScreen
+
+        if self.runtime is not None and self.runtime.session.state != "finished":
+            self.notify("A session is already running.", severity="warning")
+            return
+        # The app's one controller drives every session (it stays connected between
+        # them); it is built only for a routine that uses the device, or once it exists.
+        controller = self.ensure_controller() if timeline.uses_device else self.controller
+        device: DeviceLink | None = None
+        if isinstance(controller, DeviceLink):
+            device = controller
+        event_log = None
+        if timeline is self.options.start and not self._start_logged:
+            # The log belongs to the routine named on the command line, once.
+            event_log = self.options.event_log
+            self._start_logged = True
+        runtime = build_runtime(
+            timeline,
+            settings=self.settings,
+            clock=self.make_clock(),
+            scale=self.options.scale,
+            max_intensity=self.options.max_intensity,
+            voice=True if self.options.voice else None,
+            bell=self.bell if self.options.bell else None,
+            event_log=event_log,
+            store=self.history_store(),
+            file=source,
+            pain_before=pain_before,
+            device=device,
+            report=self.report,
+        )
+        self.runtime = runtime
+        self.push_screen(PlayerScreen(runtime))
+
+    def stop_motor(self) -> None:
+        """Motor off now: through the session when one runs, and at the controller."""
+        runtime = self.runtime
+        if runtime is not None and runtime.session.state in ("running", "paused"):
+            runtime.session.halt_device()
+        if self.controller is not None:
+            self.controller.emergency_stop()
+
+    # ------------------------------------------------------------------ actions
+
+    async def action_stop_and_quit(self) -> None:
+        """ctrl+q from anywhere: the motor stops first, then the session ends, then the app."""
+        self.stop_motor()
+        runtime = self.runtime
+        if runtime is not None:
+            runtime.session.stop()
+            await runtime.aclose()
+        self.exit(0)
+
+    async def action_quit(self) -> None:
+        """Textual's own Quit command goes the safe way too."""
+        await self.action_stop_and_quit()
+
+    def action_help(self) -> None:
+        from tproutine.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_open_devices(self) -> None:
+        from tproutine.tui.screens.devices import DevicesScreen
+
+        if not isinstance(self.screen, DevicesScreen):
+            self.push_screen(DevicesScreen())
+
+    def action_open_history(self) -> None:
+        from tproutine.tui.screens.history import HistoryScreen
+
+        if not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen())
+
+    def action_stop_motor(self) -> None:
+        self.stop_motor()
+        self.notify("Motor stopped.")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Devices", "Scan for and connect a device", self.action_open_devices)
+        yield SystemCommand("History", "Past sessions and the pain trend", self.action_open_history)
+        yield SystemCommand("Help", "Every key of every screen", self.action_help)
+        yield SystemCommand("Stop the motor", "Turn the device off now", self.action_stop_motor)
+        yield SystemCommand(
+            "Stop and quit", "Stop the motor, end the session and quit", self.action_stop_and_quit
+        )
+
+    async def on_unmount(self) -> None:
+        # However the app ends, the session is closed (the motor off) and the history flushed.
+        runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            await runtime.aclose()
+        if self._unsubscribe is not None and callable(self._unsubscribe):
+            self._unsubscribe()
+        close = getattr(self.controller, "close", None)
+        if close is not None:
+            # Motor off (awaited) and disconnected before the app is gone.
+            await close()
+        if self._store is not None and self._own_store:
+            self._store.close()
+            self._store = None
+
+
+def make_app(
+    options: AppOptions | None = None,
+    *,
+    settings: Settings | None = None,
+    controller: Controller | None = None,
+    store: HistoryStore | None = None,
+    device_note: str | None = None,
+) -> TProutineApp:
+    """Build the app.
+
+    ``settings`` default to the person's ``config.toml``, read after the first paint
+    (only its theme is read before). ``controller`` is a device controller to use
+    (tests); without one, the app builds the real one
+    (``tproutine.devices.controller``) the first time a device is used, from
+    ``options.adapter``/``options.device`` and the settings, and not at all with
+    ``--adapter none``. ``device_note`` is a line for the device panel when there
+    is no controller. A ``store`` given here is the caller's to close.
+    """
+    return TProutineApp(
+        options or AppOptions(),
+        settings,
+        controller=controller,
+        store=store,
+        device_note=device_note,
+    )

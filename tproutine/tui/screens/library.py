@@ -1,0 +1,276 @@
+"""The Library: every routine, a search box and a preview of the highlighted one.
+
+The screen paints at once with an empty list and fills it when the worker that
+reads the routine files reports back (``LibraryLoaded``): reading and checking
+the files never holds up the first paint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tproutine.tui.messages import LibraryLoaded
+
+if TYPE_CHECKING:
+    from tproutine.tui.app import TProutineApp
+    from tproutine.tui.catalog import RoutineEntry
+
+
+def clock_text(seconds: float) -> str:
+    """``MM:SS`` (``H:MM:SS`` past an hour), rounded to the second.
+
+    The same as ``routine.durations.format_clock``, which the first screen cannot
+    import: the ``tproutine.routine`` package loads pydantic, which waits until the
+    routine files are read, after the first paint.
+    """
+    total = max(0, int(seconds + 0.5))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def preview_text(entry: RoutineEntry) -> Text:
+    """The preview pane: summary, safety notes, the steps with their times, the total."""
+    out = Text()
+    out.append(entry.name, style="bold")
+    out.append("\n")
+    if entry.errors:
+        out.append("This file cannot be run:\n", style="bold")
+        for line in entry.errors:
+            out.append(f"  {line}\n")
+        out.append(f"\n{entry.path}\n", style="dim")
+        return out
+    meta = [f"Total {clock_text(entry.total_s)}"]
+    if entry.author:
+        meta.append(f"by {entry.author}")
+    if entry.origin == "yours":
+        meta.append("your routine")
+    out.append(" · ".join(meta) + "\n", style="dim")
+    if entry.summary:
+        out.append(f"\n{' '.join(entry.summary.split())}\n")
+    if entry.tags:
+        out.append(f"\nTags: {', '.join(entry.tags)}\n", style="dim")
+    if entry.warnings or entry.avoid_if:
+        out.append("\nSafety\n", style="bold")
+        for warning in entry.warnings:
+            out.append(f"  ! {warning}\n")
+        if entry.avoid_if:
+            out.append("  Do not use if:\n")
+            for item in entry.avoid_if:
+                out.append(f"  - {item}\n")
+    out.append("\nSteps\n", style="bold")
+    width = max((len(clock_text(s.seconds)) for s in entry.steps), default=5)
+    for step in entry.steps:
+        out.append(f"  {clock_text(step.seconds):>{width}}  {step.text}\n")
+    out.append(f"  {clock_text(entry.total_s):>{width}}  Total\n", style="bold")
+    return out
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+class RoutineList(OptionList):
+    """The list of routines, one line each: enter starts the highlighted one.
+
+    An OptionList rather than a DataTable: it is lighter to start (the Library is the
+    first screen) and reads as one line per routine; the columns are laid out here.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "Start", show=True)]
+
+
+def columns_text(name: str, time: str, tags: str, author: str, width: int, name_width: int) -> str:
+    """One row of the list, columns padded and clipped to ``width`` cells."""
+    rest = max(width - name_width - 2 - 5 - 2, 0)
+    tags_width = max(rest * 3 // 5, 0)
+    author_width = max(rest - tags_width - 2, 0)
+    cells = [
+        _clip(name, name_width).ljust(name_width),
+        time.rjust(5),
+        _clip(tags, tags_width).ljust(tags_width),
+        _clip(author, author_width),
+    ]
+    return "  ".join(cells)[:width].rstrip()
+
+
+class LibraryScreen(Screen[None]):
+    """The home screen."""
+
+    AUTO_FOCUS = "#routines"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("d", "app.open_devices", "Devices"),
+        Binding("h", "app.open_history", "History"),
+        Binding("q", "quit", "Quit"),
+        Binding("enter", "start", "Start the highlighted routine", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: list[RoutineEntry] = []
+
+    @property
+    def tapp(self) -> TProutineApp:
+        from tproutine.tui.app import TProutineApp
+
+        assert isinstance(self.app, TProutineApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="library-top"):
+            yield Label("tproutine · Library", id="library-title")
+            yield Input(placeholder="/ to search by name, tag, area or author", id="search")
+        with Horizontal(id="library-body"):
+            with Vertical(id="library-list"):
+                yield Label("", id="routines-header", markup=False)
+                yield RoutineList(id="routines")
+                yield Label("Reading the routines…", id="library-status", markup=False)
+            with VerticalScroll(id="preview-pane"):
+                yield Static(id="preview", markup=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        entries = self.tapp.entries
+        if entries is not None:
+            self._fill(entries)
+        else:
+            # After the first paint, so reading files never delays it.
+            self.call_after_refresh(self._load)
+
+    def _load(self) -> None:
+        app = self.tapp
+        self._read_library(app.library_folders(), app.options.files)
+
+    @work(thread=True, exclusive=True, group="library")
+    def _read_library(self, folders: tuple[tuple[Path, str], ...], files: tuple[Path, ...]) -> None:
+        from tproutine.tui.catalog import scan_library
+
+        self.post_message(LibraryLoaded(scan_library(folders, files)))
+
+    def on_library_loaded(self, message: LibraryLoaded) -> None:
+        self.tapp.entries = message.entries
+        self._fill(message.entries)
+
+    # ------------------------------------------------------------------ the list
+
+    def _fill(self, entries: list[RoutineEntry]) -> None:
+        query = self.query_one("#search", Input).value
+        routines = self.query_one("#routines", RoutineList)
+        highlighted = self._highlighted()
+        self._shown = [e for e in entries if e.matches(query)]
+        # The name and the time must show at 80 columns; tags and author get the rest.
+        width = max(routines.scrollable_content_region.width - 1, 30)
+        longest = max((len(e.name) for e in entries), default=10)
+        # Past 60 cells the tags and the author get at least 30 of them.
+        room = width - 5 - 2 - (30 if width >= 60 else 0)
+        name_width = max(min(longest, room), 12)
+        self.query_one("#routines-header", Label).update(
+            columns_text("Routine", " Time", "Tags", "Author", width, name_width)
+        )
+        options = []
+        for i, entry in enumerate(self._shown):
+            if entry.errors:
+                time, tags, author = "–", "cannot be run", ""
+            else:
+                time, tags, author = clock_text(entry.total_s), ", ".join(entry.tags), entry.author
+            row = columns_text(entry.name, time, tags, author, width, name_width)
+            options.append(Option(Text(row), id=str(i)))
+        routines.clear_options()
+        routines.add_options(options)
+        status = self.query_one("#library-status", Label)
+        if not entries:
+            status.update("No routines found. Add your own with `tproutine add FILE`.")
+        elif not self._shown:
+            status.update(f"Nothing matches “{query}”. escape clears the search.")
+        else:
+            count = len(self._shown)
+            status.update(
+                f"{count} routine{'s' if count != 1 else ''}"
+                + (f" matching “{query}”" if query else "")
+            )
+        if self._shown:
+            keep = self._shown.index(highlighted) if highlighted in self._shown else 0
+            routines.highlighted = keep
+        self._preview()
+
+    def on_resize(self) -> None:
+        if self.tapp.entries is not None:
+            self.call_after_refresh(self._fill, self.tapp.entries)
+
+    def _highlighted(self) -> RoutineEntry | None:
+        index = self.query_one("#routines", RoutineList).highlighted
+        if index is not None and 0 <= index < len(self._shown):
+            return self._shown[index]
+        return None
+
+    def _preview(self) -> None:
+        entry = self._highlighted()
+        preview = self.query_one("#preview", Static)
+        if entry is None:
+            preview.update("")
+        else:
+            preview.update(preview_text(entry))
+            self.query_one("#preview-pane", VerticalScroll).scroll_home(animate=False)
+
+    @on(OptionList.OptionHighlighted, "#routines")
+    def _row_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._preview()
+
+    @on(OptionList.OptionSelected, "#routines")
+    def _row_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_start()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if self.tapp.entries is not None:
+            self._fill(self.tapp.entries)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#routines", RoutineList).focus()
+
+    def on_key(self, event: Any) -> None:
+        search = self.query_one("#search", Input)
+        if not search.has_focus:
+            return
+        if event.key == "escape":
+            # First escape clears the search, the next goes back to the list.
+            if search.value:
+                search.value = ""
+            else:
+                self.query_one("#routines", RoutineList).focus()
+            event.stop()
+        elif event.key == "down":
+            self.query_one("#routines", RoutineList).focus()
+            event.stop()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_start(self) -> None:
+        entry = self._highlighted()
+        if entry is None:
+            return
+        if not entry.ok or entry.timeline is None:
+            self.notify(
+                f"{entry.path.name} cannot be run: {entry.errors[0] if entry.errors else ''}",
+                severity="error",
+            )
+            return
+        self.tapp.begin(entry.timeline, str(entry.path))
+
+    async def action_quit(self) -> None:
+        await self.tapp.action_stop_and_quit()
