@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -338,3 +339,12 @@ def test_the_step_duration_field_agrees(value: object) -> None:
         assert parse_duration(value) > 3600
         return
     assert loader == schema, (value, problems(text) if not loader else "loader accepts")
+
+
+def test_the_schema_file_in_docs_is_current() -> None:
+    # The bundled routines point editors at docs/routine.schema.json; it must be what
+    # `tproutine schema` prints (regenerate with: tproutine schema > docs/routine.schema.json).
+    from tproutine.routine.schema import schema_text
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "routine.schema.json"
+    assert docs.read_text(encoding="utf-8") == schema_text()
