@@ -19,9 +19,9 @@ import pytest
 
 from tproutine import paths
 from tproutine.devices.adapters import AdapterSpec, Backends
-from tproutine.devices.backend_bumble import BumbleAdapter
 from tproutine.devices.controller import DeviceController
 from tproutine.devices.profile import DeviceProfile, load_profiles, parse_profile
+from tproutine.devices.sim.backend import BumbleAdapter
 from tproutine.devices.sim.massager import VirtualMassager
 from tproutine.engine.clock import FakeClock
 from tproutine.engine.events import Event

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import pytest
 from bleak import BleakClient, BleakScanner
 
-from tproutine.devices.backend_bumble import BumbleAdapter
 from tproutine.devices.codec import (
     Reading,
     decode_notification,
@@ -20,6 +19,7 @@ from tproutine.devices.codec import (
     encode_stop,
 )
 from tproutine.devices.profile import BATTERY_LEVEL, load_profiles
+from tproutine.devices.sim.backend import BumbleAdapter
 from tproutine.devices.sim.massager import (
     REFERENCE_NAME,
     MassagerLog,

@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tproutine.devices.backend_bumble import BumbleAdapter
 from tproutine.devices.sim import (
     PeripheralConfig,
     SimulatedDevice,
     VirtualPeripheral,
     WriteRejected,
 )
+from tproutine.devices.sim.backend import BumbleAdapter
 
 SERVICE = "7e5a0001-3c1b-4f2a-9d7e-6b1c2a3d4e5f"
 WRITE = "7e5a0002-3c1b-4f2a-9d7e-6b1c2a3d4e5f"

@@ -10,8 +10,8 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError, BleakGATTProtocolError, BleakGATTProtocolErrorCode
 
-from tproutine.devices.backend_bumble import BumbleAdapter, open_adapter
 from tproutine.devices.sim import BATTERY_LEVEL_UUID, VirtualPeripheral, WriteRejected
+from tproutine.devices.sim.backend import BumbleAdapter, open_adapter
 
 from .conftest import NOTIFY, SERVICE, WRITE, RecordingDevice, eventually, make_config
 

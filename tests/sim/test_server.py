@@ -9,8 +9,8 @@ import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 
-from tproutine.devices.backend_bumble import BumbleAdapter, open_adapter
 from tproutine.devices.sim import SimServer, serve
+from tproutine.devices.sim.backend import BumbleAdapter, open_adapter
 from tproutine.devices.sim.controller import LINK_LOSS
 
 from .conftest import WRITE, RecordingDevice, eventually, make_config

@@ -3,7 +3,7 @@
 bleak's ``BleakScanner`` and ``BleakClient`` take an optional ``backend=``
 class; ``None`` is the platform's own stack (BlueZ, CoreBluetooth, WinRT). The
 simulator adapters hand out backend classes bound to one Bumble stack (see
-``tproutine.devices.backend_bumble``).
+``tproutine.devices.sim.backend``).
 
 Nothing heavy is imported here: bleak's platform stack needs nothing at all
 from this module, and Bumble is imported only when ``sim`` or ``tcp:`` is
@@ -177,7 +177,7 @@ async def _close_quietly(backends: Backends) -> None:
 async def _open_bumble(spec: AdapterSpec, profile_id: str | None) -> Backends:
     try:
         # Imported only now: Bumble costs about 0.4 s and is an optional extra.
-        from tproutine.devices import backend_bumble
+        from tproutine.devices.sim import backend as backend_bumble
         from tproutine.devices.sim.massager import VirtualMassager
     except ImportError as exc:
         raise AdapterError(

@@ -21,11 +21,9 @@ class Clock(Protocol):
 
     def now(self) -> float:
         """Monotonic seconds on this clock's scale (not tied to any session)."""
-        ...
 
     async def sleep_until(self, deadline: float) -> None:
         """Return once ``now() >= deadline`` (at once when it already is)."""
-        ...
 
 
 class RealClock:

@@ -11,7 +11,7 @@ Bumble (about 0.4 s) and its controllers need a running event loop.
 - ``server``: ``serve`` — the TCP side of ``tproutine sim``.
 - ``bench``: ``write_round_trip`` — raw write-with-response latency.
 
-The bleak backend on top of this is ``tproutine.devices.backend_bumble``.
+The bleak backend on top of this is ``tproutine.devices.sim.backend``.
 """
 
 from tproutine.devices.sim.controller import LINK_LOSS, SimController, VirtualLink

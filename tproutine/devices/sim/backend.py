@@ -641,15 +641,13 @@ class BumbleClient(BaseBleakClient):
             except Exception:
                 logger.exception("the disconnected callback failed")
 
+    # Massage devices connect without bonding, and so does the virtual one: asking
+    # for it is a mistake in the caller, reported as bleak reports what it cannot do.
     async def pair(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "the virtual radio has no pairing; simulated devices do not need it"
-        )
+        raise BleakError("the virtual radio has no pairing; simulated devices do not need it")
 
     async def unpair(self) -> None:
-        raise NotImplementedError(
-            "the virtual radio has no pairing; simulated devices do not need it"
-        )
+        raise BleakError("the virtual radio has no pairing; simulated devices do not need it")
 
     # -- GATT ----------------------------------------------------------------------
 
