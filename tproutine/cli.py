@@ -14,11 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from tproutine import __version__
-
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from tproutine.commands.common import EXIT_INTERRUPTED, EXIT_OK
 
 
 def _percent(text: str) -> float:

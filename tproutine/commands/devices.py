@@ -9,35 +9,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import sys
 import time
 
+from tproutine.commands.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    quiet_logging,
+    say_error,
+)
 from tproutine.devices.profile import DeviceProfile, load_profile_set
 from tproutine.settings import Settings, SettingsError, load_settings
-
-EXIT_OK = 0
-EXIT_FAIL = 1
 
 _SOURCE_WIDTH = 44
 
 
 def _err(line: str) -> None:
-    print(f"tproutine: {line}", file=sys.stderr, flush=True)
-
-
-class _OneLine(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):
-            _err(record.getMessage())
+    say_error(line, "tproutine")
 
 
 def _quiet_logging() -> None:
-    logger = logging.getLogger("tproutine")
-    if not any(isinstance(h, _OneLine) for h in logger.handlers):
-        logger.addHandler(_OneLine(level=logging.ERROR))
-    logger.propagate = False
+    quiet_logging("tproutine")
 
 
 def _settings() -> Settings:

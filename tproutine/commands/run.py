@@ -13,13 +13,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from tproutine.commands.common import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    quiet_logging,
+    say_error,
+)
 from tproutine.engine.cues import terminal_bell
 from tproutine.engine.eventlog import EventLog
 from tproutine.engine.events import SessionStatus
@@ -31,38 +37,17 @@ from tproutine.runtime import Runtime, build_runtime, open_device
 from tproutine.settings import Settings, SettingsError, load_settings
 from tproutine.yamlsafe import LoadError
 
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_INTERRUPTED = 130
-
 _SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
 KEY_HELP = "Keys: space pause/resume · n next · p back · + / - intensity · s motor off/on · q end"
 
 
 def _err(line: str) -> None:
-    print(f"tproutine: {line}", file=sys.stderr, flush=True)
-
-
-class _OneLineHandler(logging.Handler):
-    """Errors from listeners as one line on stderr: the CLI never shows a traceback."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text += f": {record.exc_info[1]}"
-        with contextlib.suppress(Exception):
-            print(f"tproutine: {text}", file=sys.stderr, flush=True)
+    say_error(line)
 
 
 def _quiet_logging() -> None:
-    # Warnings reach the person through the runtime's report (once each); only
-    # errors (a listener that failed) come through here.
-    logger = logging.getLogger("tproutine")
-    if not any(isinstance(h, _OneLineHandler) for h in logger.handlers):
-        handler = _OneLineHandler(level=logging.ERROR)
-        logger.addHandler(handler)
-    logger.propagate = False
+    quiet_logging()
 
 
 def handle_key(session: Session, key: str) -> bool:

@@ -12,32 +12,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
-import sys
 
+from tproutine.commands.common import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    quiet_logging,
+    say_error,
+)
 from tproutine.devices.profile import DeviceProfile, load_profile_set
-
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_INTERRUPTED = 130
 
 
 def _err(line: str) -> None:
-    print(f"tproutine sim: {line}", file=sys.stderr, flush=True)
-
-
-class _OneLine(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):
-            _err(record.getMessage())
+    say_error(line, "tproutine sim")
 
 
 def _quiet_logging() -> None:
-    # Errors as one line each; the routine chatter of a running simulator stays out.
-    logger = logging.getLogger("tproutine")
-    logger.addHandler(_OneLine(level=logging.ERROR))
-    logger.propagate = False
+    quiet_logging("tproutine sim")
 
 
 def _profile(profile_id: str) -> DeviceProfile | None:

@@ -1,0 +1,58 @@
+"""What every command shares: exit codes and one-line error output.
+
+The CLI contract: 0 success, 1 invalid input or failed work (one line on stderr,
+never a traceback), 2 wrong usage, 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tproutine.yamlsafe import LoadError
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def say_error(line: str, prefix: str = "tproutine") -> None:
+    """One line on stderr, named after the program that says it."""
+    print(f"{prefix}: {line}", file=sys.stderr, flush=True)
+
+
+def print_problems(err: LoadError) -> None:
+    """Every mistake of a file, one ``file:line:col: ...`` line each."""
+    for problem in err.problems:
+        print(problem, file=sys.stderr)
+
+
+class OneLineHandler(logging.Handler):
+    """Log errors as one line on stderr (with the exception's message, no traceback)."""
+
+    def __init__(self, prefix: str = "tproutine", level: int = logging.ERROR) -> None:
+        super().__init__(level=level)
+        self.prefix = prefix
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {record.exc_info[1]}"
+        with contextlib.suppress(Exception):
+            say_error(text, self.prefix)
+
+
+def quiet_logging(prefix: str = "tproutine") -> None:
+    """Route the package's errors to one-line messages; everything quieter stays out.
+
+    Warnings reach the person through the runtime's own report (once each); only
+    errors (a listener that failed, a write that failed twice) come through here.
+    """
+    logger = logging.getLogger("tproutine")
+    if not any(isinstance(h, OneLineHandler) for h in logger.handlers):
+        logger.addHandler(OneLineHandler(prefix))
+    logger.propagate = False
