@@ -21,19 +21,14 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from tproutine.engine.events import Event
+from tproutine.routine.timeline import KIND_LABELS
 
 log = logging.getLogger(__name__)
-
-_KIND_WORDS = {
-    "get_ready": "Get ready",
-    "rest": "Rest",
-    "switch": "Switch sides",
-}
 
 
 def spoken_title(event: Event) -> str:
     """What to say when a segment starts: its title, and the side."""
-    title = str(event.get("title") or _KIND_WORDS.get(str(event.get("kind")), ""))
+    title = str(event.get("title") or KIND_LABELS.get(str(event.get("kind")), ""))
     side = event.get("side")
     return f"{title}, {side} side" if side else title
 

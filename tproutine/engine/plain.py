@@ -14,17 +14,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from tproutine.engine.events import Event
-from tproutine.routine.timeline import DeviceSetting, Segment, Timeline
-
-KIND_LABELS = {
-    "get_ready": "Get ready",
-    "hold": "Hold",
-    "stretch": "Stretch",
-    "massage": "Massage",
-    "breathe": "Breathe",
-    "rest": "Rest",
-    "switch": "Switch sides",
-}
+from tproutine.routine.timeline import KIND_LABELS, DeviceSetting, Segment, Timeline
 
 _PHASES = {"in": "Breathe in", "out": "Breathe out", "hold": "Hold the breath"}
 

@@ -12,6 +12,17 @@ from typing import Any, Literal
 SegmentKind = Literal["get_ready", "hold", "stretch", "massage", "breathe", "rest", "switch"]
 Side = Literal["left", "right"]
 
+# What each kind of segment is called on screen, in text output and by voice.
+KIND_LABELS: dict[str, str] = {
+    "get_ready": "Get ready",
+    "hold": "Hold",
+    "stretch": "Stretch",
+    "massage": "Massage",
+    "breathe": "Breathe",
+    "rest": "Rest",
+    "switch": "Switch sides",
+}
+
 # Segments in which the person works on a muscle: counted as "repetitions".
 WORK_KINDS: frozenset[str] = frozenset({"hold", "stretch", "massage", "breathe"})
 

@@ -21,7 +21,7 @@ from textual.widgets import Digits, Footer, Label, Static
 
 from tproutine.engine.events import Event
 from tproutine.routine.durations import format_duration
-from tproutine.routine.timeline import Segment
+from tproutine.routine.timeline import KIND_LABELS, Segment
 from tproutine.tui.messages import SessionEvent
 from tproutine.tui.widgets.device_panel import DevicePanel
 from tproutine.tui.widgets.meter import Meter
@@ -30,15 +30,6 @@ if TYPE_CHECKING:
     from tproutine.runtime import Runtime
     from tproutine.tui.app import TProutineApp
 
-KIND_WORDS = {
-    "get_ready": "Get ready",
-    "hold": "Hold",
-    "stretch": "Stretch",
-    "massage": "Massage",
-    "breathe": "Breathe",
-    "rest": "Rest",
-    "switch": "Switch sides",
-}
 BREATHE_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out"}
 # The titles of the Player's bars line up in a column this wide.
 TITLE_WIDTH = 12
@@ -58,7 +49,7 @@ def countdown_text(seconds: float) -> str:
 
 def kind_line(seg: Segment) -> str:
     """``HOLD · left side · rep 2 of 3``."""
-    parts = [KIND_WORDS.get(seg.kind, seg.kind).upper()]
+    parts = [KIND_LABELS.get(seg.kind, seg.kind).upper()]
     if seg.side:
         parts.append(f"{seg.side} side")
     if seg.rep is not None and seg.reps and seg.reps > 1:
@@ -69,9 +60,9 @@ def kind_line(seg: Segment) -> str:
 def segment_name(seg: Segment) -> str:
     """A segment in a few words, for "Next: …"."""
     if seg.kind in _PLAIN_KINDS:
-        name = KIND_WORDS.get(seg.kind, seg.title) if seg.kind != "rest" else seg.title
+        name = KIND_LABELS.get(seg.kind, seg.title) if seg.kind != "rest" else seg.title
     else:
-        name = f"{KIND_WORDS.get(seg.kind, seg.kind)}: {seg.title}"
+        name = f"{KIND_LABELS.get(seg.kind, seg.kind)}: {seg.title}"
     if seg.side:
         name += f", {seg.side} side"
     if seg.rep is not None and seg.reps and seg.reps > 1:
@@ -330,7 +321,7 @@ class PlayerScreen(Screen[None]):
             self._put("#instructions", "")
         else:
             self._put("#kind-line", kind_line(seg))
-            title = seg.title if seg.kind not in ("get_ready", "switch") else KIND_WORDS[seg.kind]
+            title = seg.title if seg.kind not in ("get_ready", "switch") else KIND_LABELS[seg.kind]
             self._put("#seg-title", title)
             details = details_line(seg)
             target = self._target_text()
