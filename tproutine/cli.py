@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from tproutine import __version__
-from tproutine.commands.common import EXIT_INTERRUPTED, EXIT_OK
+from tproutine.commands import EXIT_INTERRUPTED, EXIT_OK
 
 
 def _percent(text: str) -> float:

@@ -1,8 +1,4 @@
-"""What every command shares: exit codes and one-line error output.
-
-The CLI contract: 0 success, 1 invalid input or failed work (one line on stderr,
-never a traceback), 2 wrong usage, 130 interrupted by Ctrl-C.
-"""
+"""What every command shares: exit codes and one-line error output."""
 
 from __future__ import annotations
 
@@ -14,10 +10,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tproutine.yamlsafe import LoadError
 
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+# Re-exported: the commands take their exit codes from here with the rest.
+from tproutine.commands import EXIT_FAIL as EXIT_FAIL
+from tproutine.commands import EXIT_INTERRUPTED as EXIT_INTERRUPTED
+from tproutine.commands import EXIT_OK as EXIT_OK
+from tproutine.commands import EXIT_USAGE as EXIT_USAGE
 
 
 def say_error(line: str, prefix: str = "tproutine") -> None:
