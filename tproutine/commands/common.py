@@ -7,14 +7,14 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from tproutine.yamlsafe import LoadError
-
 # Re-exported: the commands take their exit codes from here with the rest.
 from tproutine.commands import EXIT_FAIL as EXIT_FAIL
 from tproutine.commands import EXIT_INTERRUPTED as EXIT_INTERRUPTED
 from tproutine.commands import EXIT_OK as EXIT_OK
 from tproutine.commands import EXIT_USAGE as EXIT_USAGE
+
+if TYPE_CHECKING:
+    from tproutine.yamlsafe import LoadError
 
 
 def say_error(line: str, prefix: str = "tproutine") -> None:

@@ -6,15 +6,11 @@ import argparse
 import json
 import sys
 
+from tproutine.commands.common import print_problems
 from tproutine.routine.durations import format_clock, format_duration
 from tproutine.routine.loader import load_routine
 from tproutine.routine.timeline import Segment, Timeline
 from tproutine.yamlsafe import LoadError
-
-
-def _errors(err: LoadError) -> None:
-    for problem in err.problems:
-        print(problem, file=sys.stderr)
 
 
 def validate(files: list[str]) -> int:
@@ -25,7 +21,7 @@ def validate(files: list[str]) -> int:
         try:
             expand(load_routine(name))
         except LoadError as err:
-            _errors(err)
+            print_problems(err)
             failed = True
         else:
             print(f"{name}: ok")
@@ -85,7 +81,7 @@ def show(name: str, as_json: bool) -> int:
     try:
         timeline = expand(load_routine(name))
     except LoadError as err:
-        _errors(err)
+        print_problems(err)
         return 1
     if as_json:
         print(json.dumps(timeline.to_json(), ensure_ascii=False))

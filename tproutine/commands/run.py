@@ -23,6 +23,7 @@ from tproutine.commands.common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    print_problems,
     quiet_logging,
     say_error,
 )
@@ -228,8 +229,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         timeline = load_timeline(args.file)
     except LoadError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
+        print_problems(err)
         return EXIT_FAIL
     from tproutine.commands.app import run_tui
 

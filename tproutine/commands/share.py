@@ -12,6 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from tproutine.commands.common import print_problems
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import load_routine
 from tproutine.yamlsafe import LoadError
@@ -21,11 +22,6 @@ EXIT_OK, EXIT_FAIL = 0, 1
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def _errors(err: LoadError) -> None:
-    for problem in err.problems:
-        _err(str(problem))
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -42,7 +38,7 @@ def export(file: str, fmt: str, output: str | None) -> int:
         loaded = load_routine(file)
         timeline = expand(loaded)
     except LoadError as err:
-        _errors(err)
+        print_problems(err)
         return EXIT_FAIL
     render = html_handout if fmt == "html" else markdown_handout
     text = render(loaded, timeline)
@@ -77,7 +73,7 @@ def add(files: list[str], force: bool) -> int:
         try:
             done = add_routine(file, force=force)
         except LoadError as err:
-            _errors(err)
+            print_problems(err)
             failed = True
             continue
         except AddError as err:
