@@ -122,3 +122,23 @@ async def test_ctrl_q_mid_session_leaves_the_motor_off(make: AppFactory, clock: 
         await pilot.pause()
     assert massager is not None
     assert not massager.status.running and massager.status.state == "none"
+
+
+async def test_the_devices_screen_lists_the_connected_massager(make: AppFactory) -> None:
+    # A connected device stops advertising, so a scan alone would show an empty list
+    # in the demo; the device in use is the first row, marked connected.
+    app = make(demo=True, adapter="sim")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        await until(pilot, "the connection", lambda: app.controller is not None
+                    and status(app).state == "connected")  # fmt: skip
+        await pilot.press("d")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DevicesScreen)
+        assert [f.address for f in screen.found] == [status(app).address]
+        assert "tproutine-massager" in screen_text(app) and "connected" in screen_text(app)
+        await pilot.press("r")  # a scan keeps it listed, and says why no other shows
+        await until(pilot, "the scan", lambda: not screen.scanning)
+        assert [f.address for f in screen.found] == [status(app).address]
+        assert "the connected one is listed first" in screen_text(app)

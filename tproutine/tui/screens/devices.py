@@ -62,7 +62,8 @@ class DevicesScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.found: list[FoundDevice] = []
+        self.found: list[FoundDevice] = []  # the rows, as shown
+        self.scanned: list[FoundDevice] = []  # what the last scan saw
         self.scanning = False
 
     @property
@@ -95,6 +96,31 @@ class DevicesScreen(Screen[None]):
             f"Adapter: {self.adapter}"
             + f" · default device: {default or 'the first known device found'}"
         )
+        self._show_rows()
+
+    def _connected(self) -> FoundDevice | None:
+        """The device in use, as a row: it stops advertising, so no scan lists it."""
+        from tproutine.devices.status import FoundDevice
+
+        status = self.tapp.device_status
+        if status.state not in ("connected", "reconnecting") or status.address is None:
+            return None
+        return FoundDevice(status.name, status.address, None, None, status.profile)
+
+    def _show_rows(self) -> None:
+        connected = self._connected()
+        others = [f for f in self.scanned if connected is None or f.address != connected.address]
+        self.found = ([connected] if connected else []) + others
+        table = self.query_one("#found", DataTable)
+        table.clear()
+        for i, device in enumerate(self.found):
+            table.add_row(
+                Text(device.name or "(no name)"),
+                device.address,
+                Text(device.profile_name or "unknown: not supported"),
+                "connected" if device is connected else signal_text(device.rssi),
+                key=f"{i}:{device.address}",
+            )
 
     def _status(self, text: str) -> None:
         self.query_one("#devices-status", Label).update(text)
@@ -141,30 +167,20 @@ class DevicesScreen(Screen[None]):
 
     def on_scan_finished(self, message: ScanFinished) -> None:
         self.scanning = False
-        self.found = sorted(
+        self.scanned = sorted(
             message.found,
             # Known profiles first, then the strongest signal.
             key=lambda f: (f.profile_id is None, -(f.rssi if f.rssi is not None else -999)),
         )
-        table = self.query_one("#found", DataTable)
-        table.clear()
-        for i, device in enumerate(self.found):
-            table.add_row(
-                Text(device.name or "(no name)"),
-                device.address,
-                Text(device.profile_name or "unknown: not supported"),
-                signal_text(device.rssi),
-                key=f"{i}:{device.address}",
-            )
+        self._show_rows()
         if message.error:
             self._status(f"Scan failed: {message.error}")
-        elif not self.found and self.tapp.device_status.state == "connected":
-            # A connected device stops advertising, so a scan does not see it.
-            self._status("No other devices found (the connected one does not show in a scan).")
-        elif not self.found:
+        elif not self.scanned and self._connected() is not None:
+            self._status("No other devices found; the connected one is listed first.")
+        elif not self.scanned:
             self._status("No devices found. Is the device on and close by? r scans again.")
         else:
-            n = len(self.found)
+            n = len(self.scanned)
             self._status(f"Found {n} device{'s' if n != 1 else ''}. enter or c connects.")
 
     # ------------------------------------------------------------------ connect
@@ -221,6 +237,7 @@ class DevicesScreen(Screen[None]):
         self.post_message(ConnectFinished("disconnect", target))
 
     def on_connect_finished(self, message: ConnectFinished) -> None:
+        self._show_rows()
         if message.error:
             self._status(f"Could not {message.action} {message.target}: {message.error}")
         elif message.action == "connect":
