@@ -109,6 +109,26 @@ class Document:
         return Problem(self.file, m.line, m.col, format_path(path), message)
 
 
+def describe_value(value: object, *, show_text: bool = False) -> str:
+    """What a YAML value is, for "expected X, got ..." messages.
+
+    ``show_text`` quotes a string itself ("the text 'abc'") rather than "text".
+    """
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the text {value!r}" if show_text else "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"  # dates and times from YAML 1.1
+
+
 # PyYAML's Mark or libyaml's: both have .line and .column (0-based).
 _YamlMark = Any
 

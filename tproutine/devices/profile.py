@@ -33,7 +33,7 @@ from tproutine.devices.codec import (
     parse_template,
 )
 from tproutine.suggest import suggest
-from tproutine.yamlsafe import MAX_BYTES, Document, LoadError, Problem, load_yaml
+from tproutine.yamlsafe import MAX_BYTES, Document, LoadError, Problem, describe_value, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -262,20 +262,8 @@ class DeviceProfile:
 # ------------------------------------------------------------------------
 
 
-def _type_name(value: object) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"  # dates and times from YAML 1.1
+def _describe(value: object) -> str:
+    return describe_value(value, show_text=True)
 
 
 Path_ = tuple[str | int, ...]
@@ -302,7 +290,7 @@ class _Checker:
     ) -> dict[str, Any] | None:
         """``value`` as a mapping with only ``known`` keys; missing required keys reported."""
         if not isinstance(value, dict):
-            self.error(path, f"expected a mapping with {', '.join(known)}, got {_type_name(value)}")
+            self.error(path, f"expected a mapping with {', '.join(known)}, got {_describe(value)}")
             return None
         for key in value:
             if key not in known:
@@ -326,13 +314,13 @@ class _Checker:
             self.error(path, "expected text, got an empty text")
         else:
             quote = " (put it in quotes)" if not isinstance(value, (list, dict, type(None))) else ""
-            self.error(path, f"expected text, got {_type_name(value)}{quote}")
+            self.error(path, f"expected text, got {_describe(value)}{quote}")
         return None
 
     def choice(self, value: object, path: Path_, choices: Sequence[str]) -> str | None:
         if isinstance(value, str) and value in choices:
             return value
-        shown = repr(value) if isinstance(value, str) else _type_name(value)
+        shown = repr(value) if isinstance(value, str) else _describe(value)
         hint = suggest(value, choices) if isinstance(value, str) else None
         did = f"did you mean '{hint}'? " if hint else ""
         self.error(path, f"{shown} is not accepted ({did}use one of: {', '.join(choices)})")
@@ -340,7 +328,7 @@ class _Checker:
 
     def integer(self, value: object, path: Path_, lo: int, hi: int, what: str) -> int | None:
         if not isinstance(value, int) or isinstance(value, bool):
-            self.error(path, f"expected a whole number ({what}), got {_type_name(value)}")
+            self.error(path, f"expected a whole number ({what}), got {_describe(value)}")
             return None
         if not lo <= value <= hi:
             self.error(path, f"{value} is outside {lo}..{hi} ({what})")
@@ -349,7 +337,7 @@ class _Checker:
 
     def seconds(self, value: object, path: Path_, what: str) -> float | None:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            self.error(path, f"expected a number of seconds ({what}), got {_type_name(value)}")
+            self.error(path, f"expected a number of seconds ({what}), got {_describe(value)}")
             return None
         if not 0 < value < float("inf"):
             self.error(path, f"{value} is not above 0 ({what})")
@@ -359,14 +347,14 @@ class _Checker:
     def boolean(self, value: object, path: Path_) -> bool | None:
         if isinstance(value, bool):
             return value
-        self.error(path, f"expected true or false, got {_type_name(value)}")
+        self.error(path, f"expected true or false, got {_describe(value)}")
         return None
 
     def uuid(self, value: object, path: Path_, *, wildcards: bool = False) -> str | None:
         if not isinstance(value, str):
             self.error(
                 path,
-                f'expected a UUID in quotes like "FFE0", got {_type_name(value)} '
+                f'expected a UUID in quotes like "FFE0", got {_describe(value)} '
                 "(YAML reads unquoted digits as a number)",
             )
             return None
@@ -378,7 +366,7 @@ class _Checker:
 
     def strings(self, value: object, path: Path_, what: str) -> list[str] | None:
         if not isinstance(value, list):
-            self.error(path, f"expected a list of {what}, got {_type_name(value)}")
+            self.error(path, f"expected a list of {what}, got {_describe(value)}")
             return None
         out = [self.text(item, (*path, i)) for i, item in enumerate(value)]
         return [s for s in out if s is not None] if all(s is not None for s in out) else None
@@ -434,7 +422,7 @@ def _check_profile(doc: Document) -> DeviceProfile:
     assert top is not None  # load_yaml guarantees a mapping at the top
 
     if "format" in top and top["format"] != FORMAT:
-        shown = repr(top["format"]) if isinstance(top["format"], str) else _type_name(top["format"])
+        shown = repr(top["format"]) if isinstance(top["format"], str) else _describe(top["format"])
         c.error(("format",), f"unknown format {shown} (this version reads {FORMAT})")
     pid: str | None = None
     if "id" in top:
@@ -514,9 +502,9 @@ def _levels(c: _Checker, value: object) -> tuple[int, int] | None:
         or len(value) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
-        got = f"a list of {len(value)}" if isinstance(value, list) else _type_name(value)
+        got = f"a list of {len(value)}" if isinstance(value, list) else _describe(value)
         if isinstance(value, list) and len(value) == 2:
-            got = "[" + ", ".join(_type_name(v) for v in value) + "]"
+            got = "[" + ", ".join(_describe(v) for v in value) + "]"
         c.error(path, f"expected {shape}, got {got}")
         return None
     low, high = value
@@ -556,7 +544,7 @@ def _match(c: _Checker, value: object) -> Match | None:
     if "services" in m:
         if not isinstance(m["services"], list):
             c.error(
-                ("match", "services"), f"expected a list of UUIDs, got {_type_name(m['services'])}"
+                ("match", "services"), f"expected a list of UUIDs, got {_describe(m['services'])}"
             )
             ok = False
         else:
@@ -652,7 +640,7 @@ def _commands(c: _Checker, value: object, level_top: int) -> Commands | None:
             c.error(
                 (*path, "init"),
                 f"expected a list of templates (each a text or a list of bytes), "
-                f"got {_type_name(m['init'])}",
+                f"got {_describe(m['init'])}",
             )
             init_ok = False
         else:
@@ -709,7 +697,7 @@ def _vendor_read(
     if value == "standard":
         return "standard"
     if not isinstance(value, dict):
-        shown = repr(value) if isinstance(value, str) else _type_name(value)
+        shown = repr(value) if isinstance(value, str) else _describe(value)
         c.error(path, f"expected 'standard' or a mapping with query and reply, got {shown}")
         return None
     m = c.mapping(

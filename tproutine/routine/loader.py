@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from tproutine.routine import model as m
 from tproutine.routine.timeline import Timeline
 from tproutine.suggest import suggest
-from tproutine.yamlsafe import Document, LoadError, Problem, load_yaml
+from tproutine.yamlsafe import Document, LoadError, Problem, describe_value, load_yaml
 
 MAX_NESTING = 4
 WHAT = "a routine: a mapping with format, name and steps"
@@ -29,22 +29,6 @@ class LoadedRoutine:
     document: Document
     content_hash: str
     source: str
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"  # dates and times from YAML 1.1
 
 
 def _fields_of(model: type[BaseModel]) -> list[str]:
@@ -135,15 +119,15 @@ def _message(err: Any, data: Any, path: tuple[str | int, ...]) -> tuple[str, boo
             if value is not None and not isinstance(value, (list, dict))
             else ""
         )
-        return f"expected text, got {_type_name(value)}{extra}", False
+        return f"expected text, got {describe_value(value)}{extra}", False
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected a whole number, got {_type_name(value)}", False
+        return f"expected a whole number, got {describe_value(value)}", False
     if kind in ("bool_type", "bool_parsing"):
-        return f"expected true or false, got {_type_name(value)}", False
+        return f"expected true or false, got {describe_value(value)}", False
     if kind in ("list_type", "tuple_type"):
-        return f"expected a list, got {_type_name(value)}", False
+        return f"expected a list, got {describe_value(value)}", False
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"expected a mapping (keys and values), got {_type_name(value)}", False
+        return f"expected a mapping (keys and values), got {describe_value(value)}", False
     if kind == "literal_error":
         return f"{value!r} is not accepted (use {ctx.get('expected', '')})", False
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
