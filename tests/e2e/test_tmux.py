@@ -192,3 +192,14 @@ def test_run_opens_the_player_straight_away(tmp_path: Path) -> None:
         term.wait_for("Saved to history.")
     finally:
         term.tmux("kill-server", check=False)
+    out = subprocess.run(
+        [str(BIN / "tproutine"), "history", "--json"],
+        capture_output=True,
+        text=True,
+        env=term.env,
+        timeout=30,
+        check=True,
+    )
+    [session] = json.loads(out.stdout)
+    assert session["routine"] == "Short test" and session["status"] == "stopped"
+    assert session["file"].endswith("short.yaml")

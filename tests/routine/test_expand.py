@@ -432,14 +432,6 @@ def test_indexes_and_start_times_are_contiguous(path: Any) -> None:
     assert seconds + gr == pytest.approx(tl.total_s)
 
 
-def test_segment_at() -> None:
-    tl = timeline(routine("steps:\n  - hold: A\n    duration: 10s\n"))
-    assert tl.segment_at(0).kind == "get_ready"  # type: ignore[union-attr]
-    assert tl.segment_at(5.0).kind == "hold"  # type: ignore[union-attr]
-    assert tl.segment_at(14.9).kind == "hold"  # type: ignore[union-attr]
-    assert tl.segment_at(15.0) is None
-
-
 # --- limits ---------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ expansion (see ``expand.py``); nothing downstream re-reads the routine's steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 SegmentKind = Literal["get_ready", "hold", "stretch", "massage", "breathe", "rest", "switch"]
@@ -115,7 +115,6 @@ class Timeline:
     avoid_if: tuple[str, ...] = ()
     content_hash: str = ""  # sha256 of the file's bytes: which version was run
     source: str | None = None  # the file it came from
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,12 +122,3 @@ class Timeline:
             "total_s": self.total_s,
             "segments": [s.to_json() for s in self.segments],
         }
-
-    def segment_at(self, t: float) -> Segment | None:
-        """The segment running at routine time ``t`` (None past the end)."""
-        import bisect
-
-        i = bisect.bisect_right([s.start_s for s in self.segments], t) - 1
-        if 0 <= i < len(self.segments) and t < self.segments[i].end_s:
-            return self.segments[i]
-        return None
