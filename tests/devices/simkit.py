@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.asynckit import eventually as _eventually
+from tests.asynckit import leaks
 from tproutine import paths
 from tproutine.devices.adapters import AdapterSpec, Backends
 from tproutine.devices.controller import DeviceController
@@ -36,14 +38,7 @@ REFERENCE = "tproutine-virtual"
 async def eventually(
     condition: Callable[[], object], timeout: float = WAIT, what: str = ""
 ) -> None:
-    """Wait until ``condition()`` is true, yielding to the loop; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    spins = 0
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or condition}")
-        spins += 1
-        await asyncio.sleep(0 if spins < 50 else 0.002)
+    await _eventually(condition, timeout, what)
 
 
 async def holds(condition: Callable[[], object], seconds: float, what: str = "") -> None:
@@ -52,19 +47,6 @@ async def holds(condition: Callable[[], object], seconds: float, what: str = "")
     while time.monotonic() < deadline:
         assert condition(), f"stopped holding: {what or condition}"
         await asyncio.sleep(0.01)
-
-
-def leaks(loop: asyncio.AbstractEventLoop, baseline: set[asyncio.Task[Any]]) -> list[str]:
-    current = asyncio.current_task()
-    found = [
-        f"task {task!r}"
-        for task in asyncio.all_tasks(loop)
-        if task not in baseline and task is not current and not task.done()
-    ]
-    for handle in [*getattr(loop, "_scheduled", []), *getattr(loop, "_ready", [])]:
-        if isinstance(handle, asyncio.TimerHandle) and not handle.cancelled():
-            found.append(f"timer {handle!r}")
-    return found
 
 
 async def assert_no_leaks(baseline: set[asyncio.Task[Any]]) -> None:

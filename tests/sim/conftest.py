@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from tests.asynckit import eventually as _eventually
+from tests.asynckit import leaks
 from tproutine.devices.sim import (
     PeripheralConfig,
     SimulatedDevice,
@@ -32,33 +34,7 @@ WAIT = 1.0
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = WAIT, what: str = "") -> None:
-    """Wait until ``condition()`` holds, yielding to the loop; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    spins = 0
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or condition}")
-        # Most conditions need only a few loop iterations; only then pay for timers.
-        spins += 1
-        await asyncio.sleep(0 if spins < 50 else 0.001)
-
-
-def leaks(loop: asyncio.AbstractEventLoop, baseline: set[asyncio.Task[object]]) -> list[str]:
-    """Tasks still pending (beyond ``baseline`` and the caller) and timers still armed."""
-    current = asyncio.current_task()
-    found = [
-        f"task {task!r}"
-        for task in asyncio.all_tasks(loop)
-        if task not in baseline and task is not current and not task.done()
-    ]
-    # The loop's timer heap and ready queue are private but stable across
-    # CPython versions. A timer that is due sits in the ready queue until it
-    # runs (and re-arms itself), so both are searched; cancelled handles stay
-    # in the heap until the loop sweeps them.
-    for handle in [*getattr(loop, "_scheduled", []), *getattr(loop, "_ready", [])]:
-        if isinstance(handle, asyncio.TimerHandle) and not handle.cancelled():
-            found.append(f"timer {handle!r}")
-    return found
+    await _eventually(condition, timeout, what)
 
 
 @pytest.fixture(autouse=True)
