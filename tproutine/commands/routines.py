@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from tproutine.commands.common import print_problems
 from tproutine.routine.durations import format_clock, format_duration
 from tproutine.routine.loader import load_routine
 from tproutine.routine.timeline import Segment, Timeline
 from tproutine.yamlsafe import LoadError
+
+if TYPE_CHECKING:
+    from tproutine.routine.model import Plan
 
 
 def validate(files: list[str]) -> int:
@@ -68,11 +72,30 @@ def render_table(timeline: Timeline) -> str:
         f"{timeline.name}: {len(timeline.segments)} segments, "
         f"total {format_duration(timeline.total_s)} ({format_clock(timeline.total_s)})"
     )
+    if timeline.plan is not None:
+        lines.append(f"plan: {plan_summary(timeline.plan)}")
     if timeline.device_specific:
         lines.append(
             "note: this routine sets raw device levels (`level:`), so it is device-specific"
         )
     return "\n".join(lines)
+
+
+def plan_summary(plan: Plan) -> str:
+    """``3 times a week for 6 weeks (Monday, Wednesday and Friday), reminder at 08:00``."""
+    from tproutine.routine.plan import plan_days_text, plan_text, reminder_text
+
+    text = f"{plan_text(plan)} ({plan_days_text(plan.per_week)})"
+    reminder = reminder_text(plan)
+    return f"{text}, {reminder}" if reminder else text
+
+
+def show_json(timeline: Timeline) -> dict[str, Any]:
+    """``show --json``: the contract's shape, plus ``plan`` and ``adjustment`` when there are."""
+    out = timeline.to_json()
+    if timeline.plan is not None:
+        out["plan"] = timeline.plan.model_dump()
+    return out
 
 
 def show(name: str, as_json: bool) -> int:
@@ -84,7 +107,7 @@ def show(name: str, as_json: bool) -> int:
         print_problems(err)
         return 1
     if as_json:
-        print(json.dumps(timeline.to_json(), ensure_ascii=False))
+        print(json.dumps(show_json(timeline), ensure_ascii=False))
     else:
         print(render_table(timeline))
     return 0
