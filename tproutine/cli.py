@@ -149,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--routine", metavar="NAME", help="only this routine")
     h.add_argument("--since", metavar="DATE", help="only sessions on or after DATE (YYYY-MM-DD)")
     h.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    h.add_argument(
+        "--include-previews",
+        action="store_true",
+        help="also report preview runs (run with --speed other than 1)",
+    )
     return parser
 
 

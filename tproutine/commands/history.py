@@ -66,9 +66,12 @@ def main(args: argparse.Namespace) -> int:
             _err(f"tproutine history export: error: {exc}")
             return EXIT_USAGE
 
+    # A report counts real sessions only; the listing shows everything, previews marked.
+    previews = not exporting or bool(getattr(args, "include_previews", False))
     with HistoryStore.open() as store:
         store.mark_interrupted()
-        rows = store.sessions(routine=routine, since=since)
+        rows = store.sessions(routine=routine, since=since, previews=previews)
+        left_out = 0 if previews else store.count() - store.count(previews=False)
         for message in store.messages:
             _err(message)
         if not store.readable:
@@ -89,6 +92,11 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     fmt: str = args.format
+    if left_out:
+        _err(
+            f"left out {left_out} preview run{'s' if left_out != 1 else ''} "
+            "(--speed other than 1); --include-previews reports them too"
+        )
     if not rows:
         _err(empty)
         # CSV and JSON still get a valid, empty document; a report of nothing is no use.

@@ -155,6 +155,14 @@ class KeyControl:
                 self._on_unknown(key)
 
 
+def preview_line(speed: float) -> str:
+    """Said before a run at another speed: it is kept, but not as a session done."""
+    return (
+        f"Preview at {speed:g}× speed: kept in your history as a preview, "
+        "not counted as a session done."
+    )
+
+
 def ask(prompt: str, stream: TextIO) -> str | None:
     """One line from stdin on a terminal; None at end of input."""
     stream.write(prompt)
@@ -288,6 +296,8 @@ def _run_plain(
 
     # Questions go where the person sees them, even when stdout is sent to a file.
     prompts: TextIO = stream if stream.isatty() else sys.stderr
+    if args.speed != 1.0:
+        write(preview_line(args.speed))
     safety = safety_lines(timeline)
     if safety:
         for line in safety:

@@ -50,8 +50,10 @@ class HistoryRecorder:
         *,
         device: str | None = None,
         now: Callable[[], datetime] = utc_now,
+        preview: bool = False,
     ) -> None:
         self.timeline = timeline
+        self.preview = preview
         self.file = str(file) if file is not None else timeline.source
         self.pain_before = pain_before
         self.store = store
@@ -97,6 +99,7 @@ class HistoryRecorder:
 
     def _ensure_session(self) -> int:
         if self._session_id is None:
+            adjustment, plan = self.timeline.adjustment, self.timeline.plan
             self._session_id = self.store.start_session(
                 routine=self.timeline.name,
                 file=self.file,
@@ -106,6 +109,11 @@ class HistoryRecorder:
                 pain_before=self.pain_before,
                 device=self.device,
                 started_at=self._started_at or self._now(),
+                preview=self.preview,
+                adjustment_hash=adjustment.hash if adjustment else None,
+                adjustment=adjustment.summary if adjustment else None,
+                plan_per_week=plan.per_week if plan else None,
+                plan_weeks=plan.weeks if plan else None,
             )
         return self._session_id
 

@@ -378,6 +378,7 @@ class TProutineApp(App[int]):
             pain_before=pain_before,
             device=device,
             report=self.report,
+            preview=self.options.speed != 1.0,
         )
         self.runtime = runtime
         self.push_screen(PlayerScreen(runtime))

@@ -114,7 +114,13 @@ class HistoryScreen(Screen[None]):
 
     def reload(self) -> None:
         """Read the sessions again (a session may have ended since)."""
-        from tproutine.share.report import format_duration, local_time, pain_text, terminal_safe
+        from tproutine.share.report import (
+            format_duration,
+            local_time,
+            pain_text,
+            status_text,
+            terminal_safe,
+        )
 
         store = self.tapp.history_store()
         self.rows = store.sessions()
@@ -129,7 +135,7 @@ class HistoryScreen(Screen[None]):
             table.add_row(
                 local_time(row.started_at),
                 Text(terminal_safe(row.routine)),
-                row.status,
+                status_text(row),
                 format_duration(row.spent_s),
                 pain_text(row.pain_before, row.pain_after) or "–",
                 key=str(row.id),
