@@ -89,13 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one routine (in the app, or --plain as text)")
     p.add_argument("file", metavar="FILE")
     _add_session_options(p, plain=True)
+    p.add_argument("--adjust", metavar="ADJ", help="apply this adjustment file")
+    p.add_argument(
+        "--no-adjust",
+        action="store_true",
+        help="run the routine as written, without the adjustment in your library",
+    )
 
-    p = sub.add_parser("validate", help="check routine files")
+    p = sub.add_parser("validate", help="check routine and adjustment files")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("show", help="the expanded timeline and the total time")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--adjust", metavar="ADJ", help="show it with this adjustment file applied")
 
     sub.add_parser("schema", help="print the JSON Schema of routine files")
 

@@ -249,6 +249,17 @@ def _check_semantics(routine: m.Routine, doc: Document) -> list[Problem]:
 def parse_routine(raw: bytes | str, file: str) -> LoadedRoutine:
     """Validate a routine from its bytes; ``file`` is the name used in messages."""
     doc = load_yaml(raw, file, what=WHAT)
+    fmt = doc.data.get("format")
+    if isinstance(fmt, str) and fmt.startswith("tproutine-adjust/"):
+        raise LoadError(
+            [
+                doc.problem(
+                    ("format",),
+                    "this is an adjustment file, not a routine (use it with `run ROUTINE "
+                    "--adjust FILE`, or put it in your library with `tproutine add`)",
+                )
+            ]
+        )
     try:
         routine = m.Routine.model_validate(doc.data)
     except ValidationError as exc:

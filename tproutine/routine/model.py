@@ -521,11 +521,6 @@ class Plan(_Model):
 
 
 def _format_value(value: object) -> object:
-    if isinstance(value, str) and value.startswith("tproutine-adjust/"):
-        raise ValueError(
-            "this is an adjustment file, not a routine (use it with `run ROUTINE --adjust "
-            "FILE`, or put it in your library with `tproutine add`)"
-        )
     if isinstance(value, str) and value != FORMAT and value.startswith("tproutine/"):
         raise ValueError(
             f"this file is format {value!r}; this version of tproutine reads {FORMAT!r}"
