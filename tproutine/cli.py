@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop the motor after this long without a command (0 = never)",
     )
 
+    p = sub.add_parser("due", help="what the plans in your library ask for this week")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--include-previews",
+        action="store_true",
+        help="count preview runs (--speed other than 1) as sessions done",
+    )
+
     p = sub.add_parser("history", help="past sessions")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION")
@@ -178,6 +186,7 @@ _COMMANDS = {
     "devices": "devices",
     "sim": "sim",
     "history": "history",
+    "due": "due",
 }
 
 

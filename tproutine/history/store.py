@@ -199,7 +199,12 @@ class SessionRow:
     def counts(self) -> bool:
         """Whether this session counts towards a plan: a real session (not a preview)
         that was completed, or ended early with at least half of its segments done."""
-        if self.preview:
+        return self.counts_with(previews=False)
+
+    def counts_with(self, *, previews: bool) -> bool:
+        """:attr:`counts`, with preview runs counted too when ``previews`` (the
+        ``--include-previews`` of ``due`` and the exports)."""
+        if self.preview and not previews:
             return False
         if self.status == "completed":
             return True
