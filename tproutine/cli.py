@@ -156,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="count preview runs (--speed other than 1) as sessions done",
     )
 
+    p = sub.add_parser("calendar", help="reminders for planned routines, for your calendar (.ics)")
+    p.add_argument(
+        "routines", nargs="*", metavar="FILE|NAME", help="routine files or names (default: all)"
+    )
+    p.add_argument("-o", "--output", metavar="OUT.ics", help="write here instead of stdout")
+    p.add_argument("--start", metavar="DATE", help="first day of the plan (default: today)")
+
     p = sub.add_parser("history", help="past sessions")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION")
@@ -187,6 +194,7 @@ _COMMANDS = {
     "sim": "sim",
     "history": "history",
     "due": "due",
+    "calendar": "calendar",
 }
 
 
