@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION")
     h = hsub.add_parser("export", help="a report of past sessions")
-    h.add_argument("--format", choices=["csv", "json", "md"], required=True)
+    h.add_argument("--format", choices=["csv", "json", "md", "html"], required=True)
     h.add_argument("--routine", metavar="NAME", help="only this routine")
     h.add_argument("--since", metavar="DATE", help="only sessions on or after DATE (YYYY-MM-DD)")
     h.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")

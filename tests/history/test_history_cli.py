@@ -354,3 +354,18 @@ def test_reports_name_the_routine_file_without_its_folders(
     assert "- Plan: 3 times a week for 6 weeks" in out
     assert "- Adjusted sessions: 1 of 1 (time ×0.75)" in out
     assert "| completed, adjusted |" in out
+
+
+def test_html_export_with_charts(
+    history: list[int], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    code, _, err = run(["history", "export", "--format", "html", "-o", str(out)], capsys)
+    assert code == 0 and "Wrote 3 sessions" in err
+    page = out.read_text(encoding="utf-8")
+    assert page.count("<h2>") == 2 and page.count("<svg") == 4
+
+
+def test_html_export_of_nothing_says_so(xdg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["history", "export", "--format", "html"], capsys)
+    assert (code, out) == (0, "") and "No sessions in the history yet." in err

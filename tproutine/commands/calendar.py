@@ -104,7 +104,8 @@ def main(args: argparse.Namespace) -> int:
     without = [found.name for found in chosen if found.plan is None]
     for name in without:
         _err(
-            f"{one_line(name)!r} has no plan (`plan:` in its file), so there is nothing to remind of"
+            f"{one_line(name)!r} has no plan (`plan:` in its file), "
+            "so there is nothing to remind of"
         )
     if without:
         return EXIT_FAIL

@@ -153,11 +153,15 @@ def routine_series(
     tz: tzinfo | None = None,
     until: date | None = None,
     max_weeks: int | None = None,
+    previews: bool = False,
 ) -> RoutineSeries:
-    """The chart series of one routine's counted sessions (previews and short stops
-    left out). Weeks run from the first session's to ``until``'s (default: the last
-    session's), the latest ``max_weeks`` of them when given."""
-    counted = sorted((r for r in sessions if r.counts), key=lambda r: (r.started_at, r.id))
+    """The chart series of one routine's counted sessions (short stops left out, and
+    previews unless ``previews``). Weeks run from the first session's to ``until``'s
+    (default: the last session's), the latest ``max_weeks`` of them when given."""
+    counted = sorted(
+        (r for r in sessions if r.counts_with(previews=previews)),
+        key=lambda r: (r.started_at, r.id),
+    )
     pain = tuple(
         PainPoint(
             day=local_day(r.started_at, tz),

@@ -17,6 +17,7 @@ Imported only by ``tproutine calendar``: the ``icalendar`` library loads here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -66,16 +67,11 @@ def local_zone() -> ZoneInfo | None:
     tz = os.environ.get("TZ", "").lstrip(":")
     if tz:
         candidates.append(tz)
-    try:
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    try:
+    target = os.path.realpath("/etc/localtime")
+    if "zoneinfo/" in target:
+        candidates.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError):
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    except OSError:
-        pass
     for name in candidates:
         try:
             return ZoneInfo(name)

@@ -13,7 +13,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import PurePath
 from statistics import fmean
@@ -231,8 +231,16 @@ def _pain_line(label: str, values: Sequence[int | None]) -> str:
     )
 
 
-def _routine_section(name: str, rows: Sequence[SessionRow], tz: tzinfo | None) -> list[str]:
-    """One routine's summary and table; ``rows`` oldest first."""
+def routine_facts(
+    rows: Sequence[SessionRow],
+    tz: tzinfo | None,
+    *,
+    esc: Callable[[str], str] = md_escape,
+    code: Callable[[str], str] = lambda text: f"`{text}`",
+    trend: bool = True,
+) -> list[str]:
+    """One routine's summary, a fact a line (``rows`` oldest first). Text from other
+    people's files goes through ``esc``; the trend sparklines through ``code``."""
     days = [r.started_at.astimezone(tz).date() for r in rows]
     first_week, last_week = _monday(days[0]), _monday(days[-1])
     weeks = [first_week + timedelta(weeks=i) for i in range((last_week - first_week).days // 7 + 1)]
@@ -247,51 +255,58 @@ def _routine_section(name: str, rows: Sequence[SessionRow], tz: tzinfo | None) -
     week_list = ", ".join(f"{w.isoformat()}: {per_week[w]}" for w in shown)
     versions = len({r.content_hash for r in rows if r.content_hash})
 
-    out = [f"## {md_escape(name)}", ""]
+    out = []
     files = sorted({name for r in rows if (name := file_name(r.file))})
     if files:
-        out.append("- File: " + ", ".join(md_escape(f) for f in files))
+        out.append("File: " + ", ".join(esc(f) for f in files))
     plan = _latest_plan(rows)
     if plan:
-        out.append(f"- Plan: {plan}")
+        out.append(f"Plan: {plan}")
     adjustments = sorted({r.adjustment for r in rows if r.adjustment})
     if adjustments:
         adjusted = sum(1 for r in rows if r.adjustment)
         out.append(
-            f"- Adjusted sessions: {adjusted} of {len(rows)} ("
-            + "; ".join(md_escape(a) for a in adjustments)
+            f"Adjusted sessions: {adjusted} of {len(rows)} ("
+            + "; ".join(esc(a) for a in adjustments)
             + ")"
         )
     if versions > 1:
-        out.append(f"- The routine file changed during this period ({versions} versions)")
+        out.append(f"The routine file changed during this period ({versions} versions)")
     out.append(
-        f"- Sessions: {len(rows)} over {len(weeks)} week{'s' if len(weeks) != 1 else ''},"
+        f"Sessions: {len(rows)} over {len(weeks)} week{'s' if len(weeks) != 1 else ''},"
         f" {len(rows) / len(weeks):.1f} per week"
     )
     latest = f", latest {_WEEKS_SHOWN}" if len(weeks) > _WEEKS_SHOWN else ""
-    out.append(f"- Sessions each week (weeks starting Monday{latest}): {week_list}")
+    out.append(f"Sessions each week (weeks starting Monday{latest}): {week_list}")
     if finished:
         out.append(
-            f"- Completed: {completed} of {len(finished)}"
+            f"Completed: {completed} of {len(finished)}"
             f" ({round(100 * completed / len(finished))} %);"
             f" stopped early: {stopped}; interrupted: {interrupted}"
         )
     befores = [r.pain_before for r in rows]
     afters = [r.pain_after for r in rows]
-    out.append(_pain_line("before", befores))
-    out.append(_pain_line("after", afters))
+    out.append(_pain_line("before", befores).removeprefix("- "))
+    out.append(_pain_line("after", afters).removeprefix("- "))
     both = [(r.pain_before, r.pain_after) for r in rows]
     changes = [a - b for b, a in both if b is not None and a is not None]
     if changes:
         out.append(
-            f"- Change within a session: {fmean(changes):+.1f} on average"
+            f"Change within a session: {fmean(changes):+.1f} on average"
             f" ({len(changes)} sessions rated before and after)"
         )
-    if any(v is not None for v in befores + afters):
+    if trend and any(v is not None for v in befores + afters):
         out.append(
-            f"- Trend, oldest to newest (0-10): before `{sparkline(befores)}`,"
-            f" after `{sparkline(afters)}`"
+            f"Trend, oldest to newest (0-10): before {code(sparkline(befores))},"
+            f" after {code(sparkline(afters))}"
         )
+    return out
+
+
+def _routine_section(name: str, rows: Sequence[SessionRow], tz: tzinfo | None) -> list[str]:
+    """One routine's summary and table; ``rows`` oldest first."""
+    out = [f"## {md_escape(name)}", ""]
+    out += [f"- {fact}" for fact in routine_facts(rows, tz)]
     out += [
         "",
         "| Date | Status | Segments | Time | Pain before → after |",
