@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tproutine.engine.events import Event
-from tproutine.history.store import FinalStatus, HistoryStore, SegmentRecord, utc_now
+from tproutine.history import store as store_module
+from tproutine.history.store import FinalStatus, HistoryStore, SegmentRecord
 from tproutine.routine.timeline import Segment, Timeline
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class HistoryRecorder:
         store: HistoryStore,
         *,
         device: str | None = None,
-        now: Callable[[], datetime] = utc_now,
+        now: Callable[[], datetime] | None = None,
         preview: bool = False,
     ) -> None:
         self.timeline = timeline
@@ -58,7 +59,8 @@ class HistoryRecorder:
         self.pain_before = pain_before
         self.store = store
         self.device = device
-        self._now = now
+        # Looked up at each call by default, so that an injected date (a test's) reaches it.
+        self._now = now or (lambda: store_module.utc_now())
         self._by_index: dict[int, Segment] = {s.index: s for s in timeline.segments}
         self._started_at: datetime | None = None
         self._session_id: int | None = None
