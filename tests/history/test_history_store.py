@@ -522,6 +522,8 @@ def test_limit_keeps_the_newest(store: HistoryStore) -> None:
     ids = [new_session(store, started_at=T0 + timedelta(days=i)) for i in range(5)]
     assert [r.id for r in store.sessions(limit=2)] == ids[::-1][:2]
     assert [r.id for r in store.sessions("LOWER back release", limit=3)] == ids[::-1][:3]
+    assert [r.id for r in store.sessions(limit=2, offset=2)] == ids[::-1][2:4]
+    assert [r.id for r in store.sessions("Lower back release", limit=2, offset=4)] == [ids[0]]
 
 
 @pytest.mark.parametrize(

@@ -170,3 +170,32 @@ async def test_a_finished_session_shows_when_coming_back(
         await pilot.pause()
         text = screen_text(app)
         assert "Calf massage" in text and "completed" in text and "1:00" in text
+
+
+async def test_older_sessions_load_a_page_at_a_time(make: AppFactory, xdg: Path) -> None:
+    from textual.widgets import DataTable
+
+    from tproutine.tui.screens.history import PAGE
+
+    with HistoryStore.open() as store:
+        for i in range(PAGE * 2 + 5):
+            sid = store.start_session(
+                routine="Calf massage", file="x.yaml", content_hash="", segments_total=1,
+                planned_s=60.0, started_at=T0 + timedelta(hours=i),
+            )  # fmt: skip
+            store.finish_session(sid, "completed")
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_history(pilot)
+        table = screen.query_one("#sessions", DataTable)
+        assert table.row_count == PAGE
+        assert f"The newest {PAGE} of {PAGE * 2 + 5} sessions" in flat(screen_text(app))
+        table.move_cursor(row=PAGE - 5)
+        await pilot.pause()
+        assert table.row_count == PAGE * 2
+        table.move_cursor(row=PAGE * 2 - 1)
+        await pilot.pause()
+        assert table.row_count == PAGE * 2 + 5
+        assert f"{PAGE * 2 + 5} sessions, newest first." in flat(screen_text(app))
+        # Newest first, all the way down.
+        assert screen.rows == sorted(screen.rows, key=lambda r: r.started_at, reverse=True)

@@ -657,10 +657,12 @@ class HistoryStore:
         *,
         previews: bool = True,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[SessionRow]:
         """Sessions, newest first; ``routine`` matches the name ignoring case,
         ``since`` keeps those started on or after it (a date: local midnight),
-        ``previews=False`` leaves out preview runs, ``limit`` keeps the newest ones."""
+        ``previews=False`` leaves out preview runs, ``limit`` keeps the newest ones
+        after skipping ``offset`` of them (a page)."""
         sql = f"SELECT {self._columns} FROM sessions"
         where: list[str] = []
         params: list[Any] = []
@@ -677,11 +679,13 @@ class HistoryStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started_at DESC, id DESC"
         if limit is not None and routine is None:
-            sql += f" LIMIT {int(limit)}"
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = self._read(lambda conn: [_session_row(r) for r in conn.execute(sql, params)])
         if routine is not None:
             wanted = routine.casefold()
-            rows = [r for r in rows if r.routine.casefold() == wanted][:limit]
+            rows = [r for r in rows if r.routine.casefold() == wanted]
+            end = None if limit is None else offset + limit
+            rows = rows[offset:end]
         return rows
 
     def count(self, *, previews: bool = True) -> int:

@@ -2,8 +2,9 @@
 
 The chart is the highlighted session's routine: pain before and after each
 session, and sessions each week against the plan (counted sessions only, never
-previews). The table lists the newest :data:`TABLE_LIMIT` sessions, so that the
-screen opens as fast with years of sessions as with a few. ``e`` asks for a
+previews). The table lists the newest :data:`PAGE` sessions and the next page
+as the cursor nears its end, so that the screen opens as fast with years of
+sessions as with a few (a table row costs about a millisecond to lay out). ``e`` asks for a
 format (CSV, JSON, Markdown or an HTML report with the charts) and writes every
 session but the previews to a new file in the current folder, then says where.
 The report builders are the ones ``tproutine history export`` uses.
@@ -11,7 +12,7 @@ The report builders are the ones ``tproutine history export`` uses.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from tproutine.tui.app import TProutineApp
 
 FORMATS = {"csv": "CSV", "json": "JSON", "md": "Markdown", "html": "HTML"}
-# The table shows the newest sessions; exports have them all.
-TABLE_LIMIT = 300
+# The table shows the newest sessions a page at a time; exports have them all.
+PAGE = 50
 # Weeks the chart's series covers (it shows the latest of them that fit).
 CHART_WEEKS = 26
 
@@ -106,17 +107,10 @@ class HistoryScreen(Screen[None]):
 
     def reload(self) -> None:
         """Read the sessions again (a session may have ended since)."""
-        from tproutine.share.report import (
-            format_duration,
-            local_time,
-            pain_text,
-            status_text,
-            terminal_safe,
-        )
 
         store = self.tapp.history_store()
-        self.rows = store.sessions(limit=TABLE_LIMIT)
-        self.total = store.count() if len(self.rows) >= TABLE_LIMIT else len(self.rows)
+        self.rows = []
+        self.total = store.count()
         self._series = {}
         table = self.query_one("#sessions", DataTable)
         table.clear(columns=True)
@@ -125,7 +119,24 @@ class HistoryScreen(Screen[None]):
         table.add_column("Status", key="status")
         table.add_column("Time", key="time")
         table.add_column("Pain", key="pain")
-        table.add_rows(
+        self._more()
+        self.show_chart(self.rows[0].routine if self.rows else None)
+        for line in store.messages:
+            self.notify(line, severity="warning", timeout=8)
+
+    def _more(self) -> None:
+        """Add the next page of older sessions to the table."""
+        from tproutine.share.report import (
+            format_duration,
+            local_time,
+            pain_text,
+            status_text,
+            terminal_safe,
+        )
+
+        page = self.tapp.history_store().sessions(limit=PAGE, offset=len(self.rows))
+        self.rows += page
+        self.query_one("#sessions", DataTable).add_rows(
             (
                 local_time(row.started_at),
                 Text(terminal_safe(row.routine)),
@@ -133,21 +144,19 @@ class HistoryScreen(Screen[None]):
                 format_duration(row.spent_s),
                 pain_text(row.pain_before, row.pain_after) or "–",
             )
-            for row in self.rows
+            for row in page
         )
-        self.show_chart(self.rows[0].routine if self.rows else None)
         status = self.query_one("#history-status", Label)
         if not self.rows:
             status.update("No sessions yet. They appear here as soon as one starts.")
         elif self.total > len(self.rows):
             status.update(
-                f"The newest {len(self.rows)} of {self.total:,} sessions. e exports them all."
+                f"The newest {len(self.rows):,} of {self.total:,} sessions (more as you scroll "
+                "down). e exports them all."
             )
         else:
             n = len(self.rows)
             status.update(f"{n} session{'s' if n != 1 else ''}, newest first. e exports them.")
-        for line in store.messages:
-            self.notify(line, severity="warning", timeout=8)
 
     def show_chart(self, routine: str | None) -> None:
         """Chart the progress of ``routine`` (its counted sessions, read once per reload)."""
@@ -162,7 +171,10 @@ class HistoryScreen(Screen[None]):
         if series is None:
             from tproutine.history.progress import routine_series
 
-            rows = self.tapp.history_store().sessions(routine, previews=False)
+            # Only the weeks the chart can show: years of sessions cost nothing here.
+            newest = next(r.started_at for r in self.rows if r.routine == routine)
+            since = newest - timedelta(weeks=CHART_WEEKS)
+            rows = self.tapp.history_store().sessions(routine, since, previews=False)
             series = routine_series(routine, rows, max_weeks=CHART_WEEKS)
             self._series[routine] = series
         chart.show(
@@ -175,6 +187,8 @@ class HistoryScreen(Screen[None]):
         index = event.cursor_row
         if 0 <= index < len(self.rows) and self.rows[index].routine != self.chart_routine:
             self.show_chart(self.rows[index].routine)
+        if index >= len(self.rows) - 10 and len(self.rows) < self.total:
+            self._more()
 
     def action_back(self) -> None:
         self.dismiss()
