@@ -14,6 +14,13 @@
    the motor, and the next press is timed once it runs). Target: < 50 ms.
 3. Start-up without a device: ``validate`` and ``run --plain --adapter none``
    must not import Bumble or bleak (checked in a child: ``sys.modules``).
+4. The first step (issue 10): a routine whose first step drives the device at
+   once (``get_ready: 0s``), started afresh several times. From the first
+   ``segment_start`` to the simulator receiving the step's level: with the
+   device connected before the clock starts (the default), against the same
+   run with ``--connect-timeout 0`` (the clock starts at once and the device
+   connects meanwhile, as before issue 10) as the baseline. Target: median
+   ≤ 10 ms (max < 25 ms, as for every other step).
 """
 
 from __future__ import annotations
@@ -70,6 +77,19 @@ steps:
     duration: 10m
     device: {intensity: 40%}
 """
+
+FIRST_STEP_ROUTINE = """\
+format: tproutine/1
+name: First step bench
+summary: The device from the first second.
+get_ready: 0s
+steps:
+  - massage: At once
+    duration: 20s
+    device: {intensity: 40%}
+"""
+FIRST_STEP_RUNS = 7
+TARGET_FIRST_MS = 10.0
 
 CHECK_IMPORTS = """\
 import sys
@@ -159,6 +179,39 @@ def segment_to_write(tmp: Path, env: dict[str, str], sim: Simulator) -> tuple[li
     missing = len(starts) - len(latencies)
     note = f"{missing} segment starts without a write" if missing else ""
     return latencies, note
+
+
+def first_step(
+    tmp: Path, env: dict[str, str], sim: Simulator, wait: str
+) -> tuple[list[float], list[float]]:
+    """First step start -> its level received, and the time spent before the clock
+    started, in ms, over ``FIRST_STEP_RUNS`` fresh runs with ``--connect-timeout wait``."""
+    routine = tmp / "first.yaml"
+    routine.write_text(FIRST_STEP_ROUTINE)
+    latencies: list[float] = []
+    waits: list[float] = []
+    for run in range(FIRST_STEP_RUNS):
+        events = tmp / f"first-{wait}-{run}.jsonl"
+        began = time.monotonic()
+        done = subprocess.run(
+            _tproutine("run", str(routine), "--plain", "--yes", "--speed", "10",
+                       "--adapter", f"tcp:127.0.0.1:{sim.port}", "--events", str(events),
+                       "--connect-timeout", wait),
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"run failed: {done.stderr}")
+        records = [json.loads(line) for line in events.read_text().splitlines()]
+        start = next(e["mono"] for e in records if e["event"] == "segment_start")
+        end = next(e["mono"] for e in records if e["event"] == "segment_end")
+        # A step that ended before the device connected lost all of it: counted so.
+        first = min(
+            (w["mono"] for w in sim.writes() if w.get("kind") == "set" and w["mono"] >= start),
+            default=end,
+        )
+        latencies.append((min(first, end) - start) * 1000)
+        waits.append((start - began) * 1000)
+    return latencies, waits
 
 
 def raw_round_trip() -> list[float]:
@@ -266,6 +319,19 @@ def main() -> bool:
             print(f"emergency stop key -> stop received: {_ms(stops)}")
             print(f"  target: every press < {TARGET_STOP_MS:g} ms")
             if max(stops) >= TARGET_STOP_MS:
+                ok = False
+            first, before = first_step(tmp, env, sim, "10")
+            old_way, old_before = first_step(tmp, env, sim, "0")
+            print(f"first step start -> its level received, connected first: {_ms(first)}")
+            print(f"  baseline, --connect-timeout 0 (connect as the clock runs): {_ms(old_way)}")
+            print(
+                f"  start of the process -> first step: {statistics.median(before):.0f} ms "
+                f"connected first, {statistics.median(old_before):.0f} ms without waiting; "
+                f"target: median <= {TARGET_FIRST_MS:g} ms, max < {TARGET_MAX_MS:g} ms "
+                f"({statistics.median(old_way) / max(statistics.median(first), 0.01):.0f}× "
+                "sooner than the baseline)"
+            )
+            if statistics.median(first) > TARGET_FIRST_MS or max(first) >= TARGET_MAX_MS:
                 ok = False
         finally:
             sim.close()

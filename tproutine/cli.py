@@ -37,6 +37,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _wait(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 120:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 0-120 seconds")
+    return value
+
+
 def _scale(text: str) -> float:
     value = _positive(text)
     if value > 2:
@@ -61,6 +71,14 @@ def _add_session_options(p: argparse.ArgumentParser, *, plain: bool) -> None:
         help="system (default), sim (in-process virtual massager), tcp:HOST:PORT, or none",
     )
     p.add_argument("--device", default=None, help="auto (default), a name, an address, or none")
+    p.add_argument(
+        "--connect-timeout",
+        type=_wait,
+        default=None,
+        metavar="SECONDS",
+        help="wait this long for the device before the clock starts (default 10; 0 = start "
+        "at once and connect meanwhile)",
+    )
     p.add_argument(
         "--max-intensity",
         type=_percent,

@@ -58,6 +58,11 @@ async def test_connects_reads_the_battery_and_makes_sure_the_motor_is_off() -> N
         assert status.max_level == 20
         # The first write is a stop: the device starts from a known state.
         assert [c.kind for c in rig.massager.commands()] == ["stop"]
+        # Connected before the session started: said right after its start, so that
+        # `session_start` stays the first event of the stream.
+        assert rig.events == []
+        await rig.run()
+        assert [e.event for e in rig.events[:2]] == ["session_start", "device"]
         connect = rig.device_events("connect")
         assert len(connect) == 1 and connect[0]["name"] == "tproutine-massager"
         assert connect[0]["profile"] == "tproutine-virtual"

@@ -36,6 +36,7 @@ def _options(args: argparse.Namespace, files: tuple[Path, ...], **extra: Any) ->
         "device": getattr(args, "device", None),
         "max_intensity": getattr(args, "max_intensity", None),
         "scale": getattr(args, "scale", None) or 1.0,
+        "connect_timeout": getattr(args, "connect_timeout", None),
     }
     values.update(extra)
     return AppOptions(**values)

@@ -73,6 +73,17 @@ def parse_adapter(text: str | None) -> AdapterSpec:
     raise AdapterError(f"unknown adapter {value!r} (use {ADAPTER_HELP})")
 
 
+def describe(spec: AdapterSpec) -> str:
+    """The adapter in a few words for the person: ``this computer's Bluetooth`` ..."""
+    if spec.kind == "system":
+        return "this computer's Bluetooth"
+    if spec.kind == "sim":
+        return "the in-process virtual massager"
+    if spec.kind == "none":
+        return "no adapter"
+    return f"the simulator at {spec.host}:{spec.port}"
+
+
 @dataclass(eq=False)
 class Backends:
     """The bleak backend classes for one adapter (None: bleak's platform stack).
@@ -91,11 +102,7 @@ class Backends:
 
     @property
     def description(self) -> str:
-        if self.spec.kind == "system":
-            return "this computer's Bluetooth"
-        if self.spec.kind == "sim":
-            return "the in-process virtual massager"
-        return f"the simulator at {self.spec.host}:{self.spec.port}"
+        return describe(self.spec)
 
     @property
     def available(self) -> bool:
@@ -192,7 +199,9 @@ async def _open_bumble(spec: AdapterSpec, profile_id: str | None) -> Backends:
         else:
             native = await backend_bumble.open_adapter(spec.text)
     except (BleakError, OSError, TimeoutError, ValueError) as exc:
-        raise AdapterError(str(exc) or type(exc).__name__) from None
+        # bleak's errors may carry a reason code beside the text: keep the text.
+        text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise AdapterError(text or type(exc).__name__) from None
     return Backends(
         spec,
         scanner=native.scanner_backend,

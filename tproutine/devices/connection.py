@@ -28,6 +28,7 @@ from tproutine.devices.controller_base import (
     ControllerBase,
     DeviceError,
     Link,
+    LinkFailed,
     is_address,
     why,
 )
@@ -93,6 +94,50 @@ class Connection(ControllerBase):
             if self._link is not None and self._link.client.is_connected:
                 return
             await self._connect_locked(target, reconnect, scan_timeout or self.scan_timeout)
+
+    def _wanted(self, target: FoundDevice | str) -> str:
+        """The device being looked for, in a few words (for "connecting to ...")."""
+        if isinstance(target, FoundDevice):
+            return target.name or target.address
+        if target.lower() == "auto":
+            return "the first device a profile knows"
+        return target if is_address(target) else f'"{target}"'
+
+    async def _connect_within(self, target: FoundDevice | str, bound: float) -> None:
+        """Connect to ``target`` within ``bound`` seconds, everything included (scan,
+        connect, set-up), trying again with a growing pause after a link that did not
+        come up (:class:`LinkFailed`) while time is left.
+
+        Raises ``DeviceError`` (one line) when the device is not ready in time. The
+        scan may take the whole bound: a device switched on meanwhile is found.
+        """
+        deadline = self._mono() + bound
+        delay = BACKOFF_FIRST
+        tries = 0
+        failed: LinkFailed | None = None
+        while (remaining := deadline - self._mono()) > 0:
+            tries += 1
+            try:
+                await asyncio.wait_for(
+                    self._connect(target, scan_timeout=bound if tries == 1 else remaining),
+                    remaining,
+                )
+                return
+            except TimeoutError:
+                break
+            except LinkFailed as exc:
+                failed = exc
+                log.info("connecting failed (%s); next try in %.2f s", exc, delay)
+            if deadline - self._mono() <= delay:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+        if failed is not None:
+            detail = f" ({tries} tries in {bound:g} s)" if tries > 1 else ""
+            raise DeviceError(f"{failed}{detail}")
+        where = adapters.describe(self.adapter)
+        done = "found" if self._status.state == "scanning" else "ready"
+        raise DeviceError(f"{self._wanted(target)} was not {done} within {bound:g} s on {where}")
 
     async def _connect_locked(
         self, target: FoundDevice | str, reconnect: bool, scan_timeout: float
@@ -209,11 +254,11 @@ class Connection(ControllerBase):
         try:
             await client.connect()
         except TimeoutError:
-            raise DeviceError(
+            raise LinkFailed(
                 f"{found.name or found.address} did not answer within {self.connect_timeout:g} s"
             ) from None
         except Exception as exc:
-            raise DeviceError(
+            raise LinkFailed(
                 f"could not connect to {found.name or found.address}: {why(exc)}"
             ) from None
         try:
@@ -221,6 +266,7 @@ class Connection(ControllerBase):
             self.profile = profile
             self._link = link
             self._sent_level = None
+            self._settled.clear()
             self._device_level = None
             self._manual = None
             self._failing = False
@@ -237,7 +283,8 @@ class Connection(ControllerBase):
             if isinstance(exc, DeviceError):
                 raise
             if isinstance(exc, Exception):
-                raise DeviceError(
+                # Mostly the link dropping during discovery or subscribing: worth a retry.
+                raise LinkFailed(
                     f"setting up {found.name or found.address} failed: {why(exc)}"
                 ) from None
             raise

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import math
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,13 @@ if TYPE_CHECKING:
     from tproutine.engine.events import EventName
     from tproutine.engine.session import Session
     from tproutine.settings import Settings
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as within
+else:  # pragma: no cover - Python 3.10 (bleak brings async-timeout there)
+    from async_timeout import timeout as within
+
+__all__ = ["within"]  # the parts' timeout scope (asyncio.timeout from 3.11 on)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +84,11 @@ _ADDRESS = re.compile(
 
 class DeviceError(Exception):
     """Connecting or talking to the device failed; ``str()`` is one line for the person."""
+
+
+class LinkFailed(DeviceError):
+    """The device was found but the link did not come up (refused, dropped while setting
+    up, no answer): radios fail like this now and then, so another try may succeed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +218,17 @@ class ControllerBase:
         self._leaving = False  # a disconnect we asked for: not a lost link
         # The device whose link was lost while its motor ran (the stop is still owed).
         self._lost_running: FoundDevice | None = None
+        # Events for a session that has not started yet (its clock waits for the
+        # device): sent once it starts, so ``session_start`` stays the first event.
+        self._early: list[tuple[EventName, dict[str, Any]]] = []
+        # The session whose connect-first failed and that goes on as a timer by the
+        # person's choice: no connecting behind their back.
+        self._declined: Session | None = None
+        # Called once the worker has made its next pass (see call_after_step).
+        self._after_step: list[Callable[[], None]] = []
+        # Set once the motor is known to be in the state last sent (the first stop
+        # after connecting has gone out): what "ready" waits for.
+        self._settled = asyncio.Event()
 
         # What was sent and what the device says.
         self._sent_level: int | None = None  # None: unknown (just connected, write failed)
@@ -283,9 +307,16 @@ class ControllerBase:
                 log.exception("reporting %r failed", line)
 
     def _emit(self, event: EventName, /, **data: Any) -> None:
-        """An event into the session's stream (plain output, --events, history)."""
+        """An event into the session's stream (plain output, --events, history).
+
+        Before the session starts (it waits for the device) the event is kept and
+        sent right after ``session_start``.
+        """
         session = self._session
         if session is None:
+            return
+        if session.state == "idle":
+            self._early.append((event, data))
             return
         try:
             session.emit(event, **data)

@@ -101,6 +101,8 @@ class AppOptions:
     voice: bool = True  # speak cues when the settings name a voice
     save_theme: bool = True  # remember the theme the person picks
     scan_timeout: float = 5.0
+    # Seconds to wait for the device before a session's clock starts (None: the settings').
+    connect_timeout: float | None = None
     # Finds devices: (adapter, timeout) -> devices. None = the controller's own scan.
     scanner: Callable[[str, float], Awaitable[list[FoundDevice]]] | None = None
 
@@ -245,6 +247,13 @@ class TProutineApp(App[int]):
     def adapter(self) -> str:
         """The Bluetooth stack: ``--adapter``, else the settings' (``system`` by default)."""
         return self.options.adapter or self.settings.adapter
+
+    @property
+    def connect_timeout(self) -> float:
+        """How long a session waits for its device before the clock starts (0: not at all)."""
+        if self.options.connect_timeout is not None:
+            return self.options.connect_timeout
+        return self.settings.connect_timeout
 
     @property
     def devices_enabled(self) -> bool:
