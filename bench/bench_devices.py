@@ -21,6 +21,12 @@
    run with ``--connect-timeout 0`` (the clock starts at once and the device
    connects meanwhile, as before issue 10) as the baseline. Target: median
    ≤ 10 ms (max < 25 ms, as for every other step).
+5. The guardian (issue 10): ``run`` drives a simulator that keeps its motor
+   running when its app goes away (``--on-link-loss run``) and is killed with
+   SIGKILL; from the kill to the simulator receiving the stop, against the same
+   with SIGTERM (the app stops the motor itself) as the baseline. Target: < 2 s.
+   And the guardian's CPU while the app drives the motor, over a few seconds,
+   beside the app's own: target 0 clock ticks.
 """
 
 from __future__ import annotations
@@ -214,6 +220,104 @@ def first_step(
     return latencies, waits
 
 
+GUARDIAN_RUNS = 3
+TARGET_GUARDIAN_S = 2.0
+IDLE_WINDOW_S = 3.0
+
+
+def _ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _guardian_of(pid: int) -> int:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    if len(found) != 1:
+        raise RuntimeError(f"expected one guardian, found {found}")
+    return found[0]
+
+
+def guardian(tmp: Path, env: dict[str, str]) -> tuple[list[float], list[float], int, int]:
+    """(kill -9 -> stop, SIGTERM -> stop) in ms, and the guardian's and the app's CPU
+    ticks over ``IDLE_WINDOW_S`` while the motor runs."""
+    log = tmp / "runs-on.jsonl"
+    sim = subprocess.Popen(
+        _tproutine("sim", "--port", "0", "--log", str(log), "--on-link-loss", "run"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert sim.stdout is not None
+    port = int(sim.stdout.readline().rsplit(":", 1)[1])
+    routine = tmp / "hold.yaml"
+    routine.write_text(HOLD_ROUTINE)
+    stops: dict[signal.Signals, list[float]] = {signal.SIGKILL: [], signal.SIGTERM: []}
+    idle = (0, 0)
+    try:
+        for run in range(GUARDIAN_RUNS):
+            for sig in (signal.SIGKILL, signal.SIGTERM):
+                began = time.monotonic()
+                app = subprocess.Popen(
+                    _tproutine("run", str(routine), "--plain", "--yes",
+                               "--adapter", f"tcp:127.0.0.1:{port}"),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, env=env,
+                )  # fmt: skip
+                sim_writes = _LogReader(log)
+                sim_writes.wait(lambda w: w.get("running") is True, after=began)
+                if run == 0 and sig == signal.SIGKILL:
+                    guard = _guardian_of(app.pid)
+                    _settle(guard)
+                    g0, a0 = _ticks(guard), _ticks(app.pid)
+                    time.sleep(IDLE_WINDOW_S)
+                    idle = (_ticks(guard) - g0, _ticks(app.pid) - a0)
+                killed = time.monotonic()
+                app.send_signal(sig)
+                stop = sim_writes.wait(lambda w: w.get("kind") == "stop", after=killed)
+                stops[sig].append((stop["mono"] - killed) * 1000)
+                app.wait(30)
+                # Let the guardian leave and the device advertise again.
+                sim_writes.wait_event(lambda r: r["event"] == "disconnect", after=stop["mono"])
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(30)
+    return stops[signal.SIGKILL], stops[signal.SIGTERM], idle[0], idle[1]
+
+
+class _LogReader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def wait_event(self, match: Any, *, after: float, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for record in self.records():
+                if record["mono"] > after and match(record):
+                    return record
+            time.sleep(0.002)
+        raise RuntimeError(f"the simulator's log never showed what was awaited: {self.path}")
+
+    def wait(self, match: Any, *, after: float) -> dict[str, Any]:
+        return self.wait_event(lambda r: r["event"] == "write" and match(r), after=after)
+
+
+def _settle(pid: int) -> None:
+    """Until the guardian has finished starting (no CPU used for half a second)."""
+    last = _ticks(pid)
+    for _ in range(120):
+        time.sleep(0.5)
+        now = _ticks(pid)
+        if now == last:
+            return
+        last = now
+
+
 def raw_round_trip() -> list[float]:
     from tproutine.devices.sim.bench import write_round_trip
 
@@ -335,6 +439,16 @@ def main() -> bool:
                 ok = False
         finally:
             sim.close()
+        killed, termed, guard_ticks, app_ticks = guardian(tmp, env)
+        print(f"kill -9 of the app -> the guardian's stop received: {_ms(killed)}")
+        print(f"  baseline, SIGTERM (the app stops the motor itself): {_ms(termed)}")
+        print(
+            f"  target: every kill -9 < {TARGET_GUARDIAN_S:g} s; the guardian idle over "
+            f"{IDLE_WINDOW_S:g} s while the motor runs: {guard_ticks} clock ticks of CPU "
+            f"(the app itself: {app_ticks}); target 0"
+        )
+        if max(killed) >= TARGET_GUARDIAN_S * 1000 or guard_ticks != 0:
+            ok = False
         for label, result in imports_without_device(tmp, env).items():
             print(f"start-up without a device ({label}): heavy modules {result}")
             if not result.startswith("[] 0"):

@@ -165,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop the motor after this long without a command (0 = never)",
     )
+    p.add_argument(
+        "--on-link-loss",
+        choices=["stop", "run"],
+        default="stop",
+        help="when its app goes away: stop the motor (default) or run on, as some devices do",
+    )
 
     p = sub.add_parser("due", help="what the plans in your library ask for this week")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -170,3 +170,21 @@ async def test_the_command_line_wait_overrides_the_settings(make: AppFactory) ->
         player = await start_calf(pilot)
         assert device.asked == [2.5]
         assert player.session.state == "running"
+
+
+async def test_a_device_that_may_run_on_is_said_at_once(make: AppFactory) -> None:
+    device = WaitingDevice(None)
+    app = make(settings=QUIET, controller=device)
+    async with app.run_test(size=(100, 30)) as pilot:
+        player = await start_calf(pilot)
+        player.session.emit(
+            "device",
+            action="disconnect",
+            reason="link lost",
+            running=True,
+            warning="Fake massager may still be running: switch it off\x1b[2J by hand",
+        )
+        await settle(pilot)
+        notes = [n for n in app._notifications if "may still be running" in n.message]
+        assert len(notes) == 1 and notes[0].severity == "error" and notes[0].timeout >= 20
+        assert "\x1b" not in notes[0].message

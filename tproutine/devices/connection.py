@@ -12,19 +12,21 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from tproutine.devices import adapters
+from tproutine.devices import adapters, guardian
 from tproutine.devices.adapters import AdapterError, Backends
 from tproutine.devices.codec import (
     decode_battery_level,
     encode_battery_query,
     encode_firmware_query,
     encode_init,
+    encode_stop,
 )
 from tproutine.devices.controller_base import (
     BACKOFF_FIRST,
     BACKOFF_MAX,
     DISCONNECT_TIMEOUT,
     FINAL_RECONNECT_TIMEOUT,
+    STOP_BY_HAND,
     ControllerBase,
     DeviceError,
     Link,
@@ -160,6 +162,7 @@ class Connection(ControllerBase):
                 self._publish(state="failed", message=str(exc))
             raise
         self._lost_running = None
+        self._arm_guardian(found, ble_device, profile)
         self._publish(
             state="connected",
             name=found.name,
@@ -178,6 +181,32 @@ class Connection(ControllerBase):
         if self._stats is not None:
             self._stats.device_seen = True
         self._wake.set()
+
+    def _arm_guardian(
+        self, found: FoundDevice, ble_device: BLEDevice, profile: DeviceProfile
+    ) -> None:
+        link = self._link
+        if link is None or not self.use_guardian or not guardian.guards(self.adapter):
+            return
+        if self._guardian is None:
+            self._guardian = guardian.Guardian(self.adapter)
+        details = ble_device.details
+        path = details.get("path") if isinstance(details, dict) else None
+        if self.adapter.kind != "system" or not isinstance(path, str):
+            path = None
+        self._guardian.arm(
+            guardian.Ward(
+                adapter=self.adapter.text,
+                address=found.address,
+                name=found.name,
+                write=link.write_char.uuid,
+                response=link.gatt.write_response,
+                stop=encode_stop(profile),
+                bluez_path=path,
+            )
+        )
+        # Until the first stop after connecting is through, the motor may be running.
+        self._guardian.running(self._sent_level != 0)
 
     async def _find(
         self, target: FoundDevice | str, timeout: float
@@ -362,7 +391,8 @@ class Connection(ControllerBase):
         link = self._link
         if link is None or link.client is not client or self._leaving:
             return
-        was_running = (self._sent_level or 0) > 0 or (self._device_level or 0) > 0
+        # A level on its way when the link went may have reached the motor, too.
+        was_running = max(self._sent_level or 0, self._device_level or 0, self._inflight_level) > 0
         self._lost_running = link.device if was_running else None
         self._link = None
         self._sent_level = None
@@ -370,18 +400,46 @@ class Connection(ControllerBase):
         self._record_level()
         if self._closed:
             return
-        self._publish(
-            state="reconnecting",
-            running=False,
-            force=None,
-            message="the link was lost: reconnecting; the routine goes on as a timer",
-        )
-        self._emit("device", action="disconnect", name=link.device.name, reason="link lost")
+        if was_running:
+            self._say_lost_running(link.device)
+        else:
+            self._publish(
+                state="reconnecting",
+                running=False,
+                force=None,
+                message="the link was lost: reconnecting; the routine goes on as a timer",
+            )
+            self._emit("device", action="disconnect", name=link.device.name, reason="link lost")
         session = self._session
         if not self.keep_timer_on_disconnect and session is not None and session.state == "running":
             session.pause()
         if self._reconnecting is None and self._loop is not None and not self._loop.is_closed():
             self._reconnecting = self._loop.create_task(self._reconnect(link.device))
+
+    def _say_lost_running(self, device: FoundDevice) -> None:
+        """The link went while the motor ran: the device may run on, and the person
+        must hear it now (on screen, in the plain output, by voice), not at the end."""
+        what = device.name or "the device"
+        warning = f"{what} may still be running: {STOP_BY_HAND}"
+        self._publish(
+            state="reconnecting",
+            running=False,
+            force=None,
+            message=f"the link was lost while the motor ran: {warning}; reconnecting",
+        )
+        if self._session is not None and self._session.state in ("running", "paused"):
+            # The session's stream carries it to the screen, the plain output and the
+            # voice, in order with the rest (the `warning` field is what they say).
+            self._emit(
+                "device",
+                action="disconnect",
+                name=device.name,
+                reason="link lost",
+                running=True,
+                warning=warning,
+            )
+        else:
+            self._report(f"device: the link was lost while the motor ran: {warning}")
 
     async def _reconnect(self, device: FoundDevice) -> None:
         delay = BACKOFF_FIRST
@@ -406,9 +464,14 @@ class Connection(ControllerBase):
             )
         except (DeviceError, TimeoutError) as exc:
             log.error("could not reach %s to stop it: %s", device.name or device.address, exc)
+            keeps = (
+                f"; the guardian keeps trying for {guardian.GIVE_UP_AFTER:g} s"
+                if self._guardian is not None
+                else ""
+            )
             self._report(
                 f"device: the link to {device.name or device.address} was lost while the motor "
-                "ran and could not be restored to stop it: switch it off by hand"
+                f"ran and could not be restored to stop it{keeps}: switch it off by hand"
             )
 
     async def _drop_connection(self) -> None:

@@ -293,6 +293,14 @@ class DeviceController(Connection, Worker, Readings):
                 await adapters.release(backends)
             except asyncio.CancelledError:
                 cancelled = True
+        guard, self._guardian = self._guardian, None
+        if guard is not None:
+            # A stop still owed (a lost device that could not be reached) is handed
+            # over: the guardian goes on trying after the app has left.
+            try:
+                await guard.close(hand_over=self._lost_running is not None)
+            except asyncio.CancelledError:
+                cancelled = True
         self._shut = True
         safety.unregister(self)
         self._publish(state="none", running=False, percent=None, level=None, message=None)

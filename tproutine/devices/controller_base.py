@@ -36,6 +36,7 @@ from tproutine.devices.profile import (
 from tproutine.devices.status import DeviceStatus, FoundDevice, StatusListener
 
 if TYPE_CHECKING:
+    from tproutine.devices.guardian import Guardian
     from tproutine.engine.events import EventName
     from tproutine.engine.session import Session
     from tproutine.settings import Settings
@@ -72,6 +73,8 @@ MANUAL_GRACE = 0.25
 # After a failed write (already retried once), wait this long before trying again
 # (a stop too: persistently, but not in a tight loop against a refusing device).
 RETRY_AFTER = 0.5
+# Said when the device may run on out of the app's reach (a lost link, an app that died).
+STOP_BY_HAND = "if it does, switch it off with its own button (or take it away from your body)"
 # Reconnect backoff: first try quickly (a blip), then back off to a slow, steady pace.
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 5.0
@@ -181,6 +184,7 @@ class ControllerBase:
         sim_profile: str | None = None,
         backends: Backends | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        guardian: bool = True,
     ) -> None:
         self.adapter = adapters.parse_adapter(adapter) if isinstance(adapter, str) else adapter
         self.target = (device or "auto").strip() or "auto"
@@ -196,6 +200,11 @@ class ControllerBase:
         self.connect_timeout = connect_timeout
         self.sim_profile = sim_profile
         self._mono = monotonic
+
+        # A process that stops the motor if this one dies without doing so
+        # (``tproutine.devices.guardian``): started with the first connection.
+        self.use_guardian = guardian
+        self._guardian: Guardian | None = None
 
         self._status = DeviceStatus()
         self._listeners: list[StatusListener] = []
@@ -236,6 +245,7 @@ class ControllerBase:
         self._last_write = -math.inf
         self._last_write_done = -math.inf
         self._writing = False
+        self._inflight_level = 0  # a level being written now (it may have reached the motor)
         self._retry_at = -math.inf
         self._failing = False
         self._on_since: float | None = None
@@ -333,6 +343,16 @@ class ControllerBase:
         services = adv.service_uuids if adv is not None else []
         companies = adv.manufacturer_data.keys() if adv is not None else []
         return match_advertisement(self.profiles, name, services, companies)
+
+    def _guard_running(self, maybe: bool) -> None:
+        """Tell the guardian whether the motor may be running (it acts only then)."""
+        if self._guardian is not None:
+            self._guardian.running(maybe)
+
+    @property
+    def guardian_pid(self) -> int | None:
+        """The guardian's process id while one watches (tests, diagnostics)."""
+        return self._guardian.pid if self._guardian is not None else None
 
     def _session_t(self) -> float | None:
         session = self._session

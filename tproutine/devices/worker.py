@@ -239,7 +239,14 @@ class Worker(ControllerBase):
         previous = self._sent_level
         data = encode_stop(profile) if level == 0 else encode_set(profile, level)
         what = "the stop command" if level == 0 else f"level {level}"
-        if not await self._write(data, what):
+        if level > 0:
+            self._guard_running(True)  # before: the app may die during the write
+        self._inflight_level = level
+        try:
+            sent = await self._write(data, what)
+        finally:
+            self._inflight_level = 0
+        if not sent:
             self._sent_level = None
             self._retry_at = self._mono() + RETRY_AFTER
             return
@@ -273,6 +280,7 @@ class Worker(ControllerBase):
         elif level == 0:
             self._on_since = None
         self._sent_level = level
+        self._guard_running(level > 0)
         self._settled.set()
         self._record_level()
         self._publish_motor()

@@ -290,6 +290,12 @@ class PlayerScreen(Screen[None]):
                 f"(asked {event.get('asked', 0):g}%): {event.get('why', 'the cap')}.",
                 timeout=4,
             )
+        elif name == "device" and event.get("warning"):
+            from tproutine.safetext import one_line
+
+            # The device may run on out of the app's reach: said at once, and kept
+            # on screen long enough to be read.
+            self.notify(one_line(str(event["warning"])), severity="error", timeout=30)
         elif name == "session_end":
             self._ended = True
         self.refresh_view()

@@ -1,0 +1,355 @@
+"""The guardian: the motor stops when the app dies without stopping it, and only then.
+
+The hard deaths are real: a ``tproutine run`` process is killed with SIGKILL
+while it drives a ``tproutine sim --on-link-loss run`` process (a device that
+runs on when its app goes away), and the simulator's log says what the device
+did. The in-process tests cover the rest: the guardian never touches the device
+of a living app, leaves with the session, and costs no CPU while it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tproutine.devices.adapters import parse_adapter
+from tproutine.devices.controller import DeviceController
+from tproutine.devices.guardian import Ward, guards, watch
+from tproutine.devices.sim import serve
+from tproutine.devices.sim.massager import MassagerLog, VirtualMassager
+from tproutine.engine.clock import FakeClock
+from tproutine.engine.events import Event
+from tproutine.engine.session import Session
+
+from .simkit import eventually, on, profile, timeline
+
+TIMEOUT = 60.0
+# The issue's target is 2 s (measured by bench/bench_devices.py); a test on a
+# machine shared by many only checks that the stop comes, well within this.
+STOP_SLACK_S = 15.0
+
+LONG = """\
+format: tproutine/1
+name: Long massage
+get_ready: 0s
+steps:
+  - massage: Calf
+    duration: 10m
+    device: {intensity: 40%}
+"""
+
+WARD = Ward("tcp:127.0.0.1:9", "C0:00:00:00:00:01", "Gun", "uuid-w", True, b"\x54\x02")
+
+
+def line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+# ---------------------------------------------------------------- the protocol
+
+
+def test_the_guardian_acts_only_on_a_pipe_that_ended_without_a_goodbye() -> None:
+    arm = line({"arm": WARD.to_json()})
+    assert watch(io.BytesIO(arm + line({"running": True}))) == (WARD, True, False)
+    # The stop went through: nothing owed.
+    assert watch(io.BytesIO(arm + line({"running": True}) + line({"running": False}))) == (
+        WARD,
+        False,
+        False,
+    )
+    # A proper end.
+    assert watch(io.BytesIO(arm + line({"running": True}) + line({"bye": True})))[2] is True
+    # Garbage on the pipe is never acted on.
+    noise = b"not json\n" + line({"arm": {"adapter": 1}}) + b"[1, 2]\n" + line({"running": True})
+    assert watch(io.BytesIO(noise)) == (None, True, False)
+
+
+def test_only_adapters_whose_device_outlives_the_app_get_a_guardian() -> None:
+    assert guards(parse_adapter("system")) and guards(parse_adapter("tcp:127.0.0.1:9100"))
+    assert not guards(parse_adapter("sim")) and not guards(parse_adapter("none"))
+
+
+# ---------------------------------------------------------------- real processes
+
+
+def env(tmp: Path) -> dict[str, str]:
+    out = dict(os.environ)
+    out["XDG_DATA_HOME"] = str(tmp / "data")
+    out["XDG_CONFIG_HOME"] = str(tmp / "config")
+    out["PYTHONUNBUFFERED"] = "1"
+    return out
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(text) for text in path.read_text().splitlines() if text.strip()]
+
+
+def wait_log(path: Path, ok: Any, what: str, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = read(path)
+        if ok(records):
+            return records
+        time.sleep(0.02)
+    pytest.fail(f"the simulator log never showed {what}: {read(path)}")
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_ticks(pid: int) -> int:
+    """User and system time of ``pid`` so far, in clock ticks (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def ended(pid: int) -> bool:
+    """``pid`` has exited (gone, or a zombie its new parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def settled(pid: int, timeout: float = TIMEOUT) -> None:
+    """Wait until ``pid`` has finished starting up: asleep, and no CPU used for a while."""
+    deadline = time.monotonic() + timeout
+    last = cpu_ticks(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_ticks(pid)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if now == last and state == "S":
+            return
+        last = now
+    pytest.fail("the guardian never settled")
+
+
+@pytest.fixture
+def runs_on(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A simulator whose massager runs on when its app goes away."""
+    log = tmp_path / "sim.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tproutine", "sim", "--port", "0", "--log", str(log),
+         "--on-link-loss", "run", "--auto-off", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(tmp_path),
+    )  # fmt: skip
+    assert process.stdout is not None
+    ready = process.stdout.readline()
+    assert "listening on" in ready, ready
+    try:
+        yield int(ready.rsplit(":", 1)[1]), log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(TIMEOUT)
+
+
+def start_app(tmp: Path, port: int) -> subprocess.Popen[str]:
+    routine = tmp / "long.yaml"
+    routine.write_text(LONG)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tproutine", "run", str(routine), "--plain", "--yes",
+         "--adapter", f"tcp:127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env(tmp),
+    )  # fmt: skip
+
+
+def motor_on(records: list[dict[str, Any]]) -> bool:
+    return any(r["event"] == "write" and r.get("running") for r in records)
+
+
+def test_kill_9_of_the_app_is_followed_by_the_stop(
+    runs_on: tuple[int, Path], tmp_path: Path
+) -> None:
+    port, log = runs_on
+    app = start_app(tmp_path, port)
+    try:
+        wait_log(log, motor_on, "the motor running")
+        (guardian,) = children(app.pid)
+        settled(guardian)
+        # Idle: blocked on its pipe, it does not run at all while the app drives the motor.
+        before = cpu_ticks(guardian)
+        time.sleep(1.5)
+        assert cpu_ticks(guardian) == before
+        killed = time.monotonic()
+        app.send_signal(signal.SIGKILL)
+        _out, err = app.communicate(timeout=TIMEOUT)  # the guardian holds stderr till it ends
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    records = wait_log(
+        log, lambda rs: any(r["event"] == "write" and r["mono"] > killed for r in rs), "a stop"
+    )
+    # The app's link went with it, and the device ran on (as this kind of device does)...
+    lost = next(r for r in records if r["event"] == "disconnect")
+    assert lost["mono"] >= killed and lost["reason"] == 8 and lost["running"] is True
+    # ... until the guardian connected through a radio of its own and sent the stop.
+    after = [r for r in records if r["mono"] > lost["mono"]]
+    assert [r["event"] for r in after][:2] == ["connect", "write"], after
+    stop = after[1]
+    assert stop["kind"] == "stop" and stop["running"] is False and stop["level"] == 0
+    assert after[0]["peer"] != next(r["peer"] for r in records if r["event"] == "connect")
+    assert stop["mono"] - killed < STOP_SLACK_S
+    print(f"kill -9 -> stop received: {(stop['mono'] - killed) * 1000:.0f} ms")
+    # It said so where the app's lines went, and left.
+    assert "tproutine guardian: the app ended while tproutine-massager may have been " \
+        "running; the motor was stopped" in err  # fmt: skip
+    deadline = time.monotonic() + TIMEOUT
+    while not ended(guardian) and time.monotonic() < deadline:
+        time.sleep(0.05)  # its stderr closes a moment before it is gone
+    assert ended(guardian)
+
+
+def test_without_its_guardian_a_killed_app_leaves_the_device_running(
+    runs_on: tuple[int, Path], tmp_path: Path
+) -> None:
+    # The control: what the test above shows is the guardian's doing.
+    port, log = runs_on
+    app = start_app(tmp_path, port)
+    try:
+        wait_log(log, motor_on, "the motor running")
+        (guardian,) = children(app.pid)
+        os.kill(guardian, signal.SIGKILL)
+        app.send_signal(signal.SIGKILL)
+        app.communicate(timeout=TIMEOUT)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    records = wait_log(log, lambda rs: any(r["event"] == "disconnect" for r in rs), "the loss")
+    time.sleep(2.0)  # what must not happen: anything at all after the loss
+    assert read(log) == records and records[-1]["running"] is True
+
+
+# ---------------------------------------------------------------- in process
+
+
+@pytest.fixture
+async def sim_server() -> AsyncIterator[tuple[int, VirtualMassager, io.StringIO]]:
+    text = io.StringIO()
+    massager = VirtualMassager(
+        profile(), auto_off=0, notify_every=0.2, on_link_loss="run", log=MassagerLog(text)
+    )
+    server = await serve(0, lambda: massager)
+    try:
+        yield server.port, massager, text
+    finally:
+        await server.close()
+
+
+async def test_the_guardian_never_touches_a_living_apps_device_and_leaves_with_it(
+    sim_server: tuple[int, VirtualMassager, io.StringIO],
+) -> None:
+    port, massager, text = sim_server
+    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0)
+    clock = FakeClock()
+    session = Session(timeline(("massage", 60, on(40))), clock, countdown=0)
+    events: list[Event] = []
+    session.subscribe(events.append)
+    session.subscribe(ctl.on_event)
+    task: asyncio.Task[Any] | None = None
+    try:
+        assert await ctl.connect_first(session, 10.0) is None
+        pid = ctl.guardian_pid
+        assert pid is not None and Path(f"/proc/{pid}").exists()
+        task = asyncio.get_running_loop().create_task(session.run())
+        await eventually(lambda: massager.running, what="the motor on")
+        # The radio loses the device while the motor runs: the app is alive and
+        # reconnects; its guardian stays out of it.
+        assert massager.drop_link()
+        await eventually(lambda: len(massager.connects) == 2 and massager.running, 10.0)
+        lost = [e for e in events if e.event == "device" and e.get("action") == "disconnect"]
+        assert lost and lost[0].get("running") is True
+        assert "may still be running" in lost[0]["warning"]
+        session.stop()
+        await task
+    finally:
+        if task is not None and not task.done():
+            session.stop()
+            await task
+        await ctl.close()
+    assert not massager.running
+    # Gone with the controller, and it never connected: every connection was the app's.
+    await eventually(lambda: ended(pid), 10.0, "the guardian to leave")
+    peers = {json.loads(t)["peer"] for t in text.getvalue().splitlines() if '"connect"' in t}
+    assert len(peers) == 1
+
+
+# ---------------------------------------------------------------- say it at once
+
+
+async def test_a_link_lost_while_the_motor_runs_is_said_at_once() -> None:
+    from tproutine.engine.cues import CueOutput
+    from tproutine.engine.plain import PlainOutput
+
+    from .simkit import make_rig
+
+    rig = await make_rig(timeline(("massage", 60, on(40))), massager={"on_link_loss": "run"})
+    try:
+        text = io.StringIO()
+        rings: list[int] = []
+        cues = CueOutput(bell=lambda: rings.append(1), voice=["true"])
+        rig.session.subscribe(cues)
+        rig.session.subscribe(PlainOutput(rig.session.timeline, text))
+        await rig.run()
+        await rig.motor(True, 8)
+        assert rig.massager.drop_link()
+        await eventually(lambda: rig.device_events("disconnect"), what="the loss")
+        # At once, not at the end of the session: still the first step, and no
+        # session time has passed.
+        (lost,) = rig.device_events("disconnect")
+        assert lost.t == 0 and rig.session.state == "running"
+        warning = (
+            "tproutine-massager may still be running: if it does, switch it off with its "
+            "own button (or take it away from your body)"
+        )
+        assert lost["running"] is True and lost["warning"] == warning
+        assert warning in (rig.controller.status.message or "")
+        assert (
+            f"Device disconnected · tproutine-massager · link lost · {warning}" in text.getvalue()
+        )
+        assert rings == [1]
+        # (Said alone, or joined to the step's title when that was still waiting.)
+        await eventually(lambda: any(warning in s for s in cues.spoken), what="the voice")
+        await cues.aclose()
+        # The device really did run on, out of reach: what the warning is for.
+        assert rig.massager.running
+    finally:
+        await rig.close()
+
+
+async def test_a_link_lost_while_the_motor_runs_outside_a_session_is_reported() -> None:
+    from .simkit import make_rig
+
+    rig = await make_rig(timeline(("hold", 5, None)), massager={"on_link_loss": "run"})
+    try:
+        rig.session.stop()  # no session: the Devices screen's test
+        testing = asyncio.ensure_future(rig.controller.test(seconds=30, percent=50))
+        await eventually(lambda: rig.massager.running, what="the test running")
+        assert rig.massager.drop_link()
+        await eventually(lambda: rig.reports, what="the report")
+        assert "the link was lost while the motor ran" in rig.reports[0]
+        assert "may still be running" in rig.reports[0]
+        await testing
+    finally:
+        await rig.close()
