@@ -159,12 +159,33 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+# How long a test waits for the app to reach a state before it fails: generous, because
+# the machine may be very busy; a test that passes never waits this long.
+WAIT_S = 60.0
+
+
+async def wait_for(pilot: Pilot[Any], what: str, ok: Callable[[], bool]) -> None:
+    """Let the app run until ``ok()``; fail after :data:`WAIT_S` with the screen.
+
+    A worker is started after a refresh and its result comes back as a message:
+    waiting for workers or for one pause is not enough on a loaded machine.
+    """
+    deadline = time.monotonic() + WAIT_S
+    while not ok():
+        if time.monotonic() > deadline:
+            app = pilot.app
+            assert isinstance(app, TProutineApp)
+            pytest.fail(f"waited {WAIT_S:g}s for {what}:\n{screen_text(app)}")
+        await pilot.pause(0.02)
+
+
 async def library_ready(pilot: Pilot[Any]) -> None:
     """Wait until the Library has read the routine files (a worker thread)."""
     app = pilot.app
+    assert isinstance(app, TProutineApp)
+    await wait_for(pilot, "the library", lambda: app.entries is not None)
     await app.workers.wait_for_complete()
     await pilot.pause()
-    assert isinstance(app, TProutineApp) and app.entries is not None
 
 
 async def settle(pilot: Pilot[Any]) -> None:
