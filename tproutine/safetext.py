@@ -23,7 +23,7 @@ import unicodedata
 # What a text value in a file may not hold: C0 controls other than tab and newline,
 # DEL, C1 controls, and the bidi embeddings, overrides and isolates.
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-ACCEPTED = "printable text, tabs and newlines (no control or bidi-override characters)"
+ACCEPTED = "write printable text, tabs and line breaks only"
 
 # What no output may carry raw: the above, plus carriage return and the other
 # invisible direction marks (they cannot rewrite the screen, but they can make a
@@ -64,6 +64,25 @@ def describe_char(ch: str) -> str:
         except ValueError:
             name = "C0 control" if code < 0x20 else "C1 control" if code < 0xA0 else "control"
     return f"U+{code:04X} ({name})"
+
+
+def refusal(text: str, what: str = "text") -> str | None:
+    """Why ``text`` cannot be accepted from a file, or None when it can.
+
+    ``the text holds U+001B (escape) at character 5: a control character could
+    rewrite the terminal (write printable text, tabs and line breaks only)``:
+    the loaders put it after ``file:line:col: path:``.
+    """
+    found = first_forbidden(text)
+    if found is None:
+        return None
+    offset, ch = found
+    at = f" at character {offset + 1}" if len(text) > 1 else ""
+    if 0x202A <= ord(ch) <= 0x2069:
+        why = "a direction override could make the text read as something it is not"
+    else:
+        why = "a control character could rewrite the terminal"
+    return f"the {what} holds {describe_char(ch)}{at}: {why} ({ACCEPTED})"
 
 
 def _token(ch: str) -> str:

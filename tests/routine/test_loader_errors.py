@@ -179,8 +179,8 @@ def test_invalid_utf8_names_the_bad_bytes_line_and_column(refused: Run) -> None:
 def test_a_control_character(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - hold: A\x00B\n    duration: 45s\n")
     assert r.one("4:12") == (
-        "the control character U+0000 is not allowed in a YAML file "
-        "(remove it: a routine file holds printable text only)"
+        "the control character U+0000 (NUL) is not allowed in a YAML file "
+        "(remove it; write printable text, tabs and line breaks only)"
     )
 
 

@@ -7,6 +7,7 @@ handout, nor reorder its layout with bidi controls.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 import yaml
 
 from tproutine.routine.expand import expand
-from tproutine.routine.loader import parse_routine
+from tproutine.routine.loader import LoadedRoutine, parse_routine
+from tproutine.routine.model import Routine
 from tproutine.share.handout import (
     html_block,
     html_handout,
@@ -24,6 +26,7 @@ from tproutine.share.handout import (
     md_code,
     md_inline,
 )
+from tproutine.yamlsafe import Document, LoadError
 
 RLO, PDF, LRI, PDI = "\u202e", "\u202c", "\u2066", "\u2069"
 
@@ -124,6 +127,16 @@ def test_html_block_isolates_each_paragraph() -> None:
 
 # --- a whole hostile routine -----------------------------------------------------------------
 
+
+def past_the_door(text: str, file: str) -> LoadedRoutine:
+    """A routine as the model reads it, without the loader's refusal of control and
+    direction characters: the handouts must stay safe even if one ever got through."""
+    data = yaml.safe_load(text)
+    routine = Routine.model_validate(data)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return LoadedRoutine(routine, Document(file, data), digest, file)
+
+
 HOSTILE_NAME = f'<script>alert("x")</script> **Neck** [click](javascript:alert(1)) {RLO}evil'
 LONG = "A" * 3000
 
@@ -151,7 +164,9 @@ def _hostile() -> tuple[str, str]:
         ],
     }
     text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
-    loaded = parse_routine(text, "hostile `name`.yaml")
+    with pytest.raises(LoadError):  # the loader refuses its direction overrides at the door
+        parse_routine(text, "hostile `name`.yaml")
+    loaded = past_the_door(text, "hostile `name`.yaml")
     timeline = expand(loaded)
     return markdown_handout(loaded, timeline), html_handout(loaded, timeline)
 
