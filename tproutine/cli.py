@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--garbage", action="store_true", help="send malformed notifications now and then"
     )
     p.add_argument(
+        "--name",
+        default=None,
+        help="the name to advertise (default: one the profile recognises); any text, "
+        "even a hostile one, to test how the app shows names from the air",
+    )
+    p.add_argument("--firmware", default="1.0.0-sim", help="the firmware string the device reports")
+    p.add_argument(
         "--auto-off",
         type=float,
         default=600.0,

@@ -114,6 +114,41 @@ def one_line(text: str) -> str:
     )
 
 
+def file_name(name: str) -> str:
+    """A file name of our own from a name someone else chose (an attachment's).
+
+    Every character that is not printable (controls, direction marks, line and
+    paragraph separators, invisible spaces) becomes ``_``, and a leading dot too,
+    so that the file is neither hidden nor able to rewrite a terminal that lists it.
+    """
+    out = "".join(ch if ch.isprintable() else "_" for ch in name)
+    return "_" + out[1:] if out.startswith(".") else out
+
+
+# What JSON with ``ensure_ascii=False`` leaves raw but a terminal would act on (JSON
+# escapes C0 itself): DEL, C1, the direction marks, and the line separators that some
+# JavaScript readers take for line ends.
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(encoded: str) -> str:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with every
+    character a terminal would act on written as a ``\\uXXXX`` escape.
+
+    The data is unchanged: a JSON reader gets back exactly the same strings. Only
+    strings can hold such characters, so escaping them anywhere is valid JSON.
+    """
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+
+
+def dumps(value: object, *, indent: int | None = None) -> str:
+    """``json.dumps`` for output people and programs read: UTF-8 text kept readable,
+    control and direction characters escaped (see :func:`json_text`)."""
+    import json
+
+    return json_text(json.dumps(value, indent=indent, ensure_ascii=False))
+
+
 def is_clean(text: str) -> bool:
     """Whether ``text`` can be printed as it is (nothing :func:`visible` would change)."""
     return _UNSAFE.search(text) is None

@@ -12,20 +12,27 @@ from tproutine.commands import EXIT_FAIL as EXIT_FAIL
 from tproutine.commands import EXIT_INTERRUPTED as EXIT_INTERRUPTED
 from tproutine.commands import EXIT_OK as EXIT_OK
 from tproutine.commands import EXIT_USAGE as EXIT_USAGE
+from tproutine.safetext import one_line
 
 if TYPE_CHECKING:
     from tproutine.yamlsafe import LoadError
 
 
+def say(line: str) -> None:
+    """One line on stdout, with any control character in it (a file's name, a device's)
+    made visible: every line a command prints that echoes what it was given."""
+    print(one_line(line), flush=True)
+
+
 def say_error(line: str, prefix: str = "tproutine") -> None:
-    """One line on stderr, named after the program that says it."""
-    print(f"{prefix}: {line}", file=sys.stderr, flush=True)
+    """One line on stderr, named after the program that says it (made safe like :func:`say`)."""
+    print(one_line(f"{prefix}: {line}"), file=sys.stderr, flush=True)
 
 
 def print_problems(err: LoadError) -> None:
     """Every mistake of a file, one ``file:line:col: ...`` line each."""
     for problem in err.problems:
-        print(problem, file=sys.stderr)
+        print(problem, file=sys.stderr, flush=True)
 
 
 class OneLineHandler(logging.Handler):

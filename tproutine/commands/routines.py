@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from tproutine.commands.common import print_problems
+from tproutine.commands.common import print_problems, say
 from tproutine.routine.durations import format_clock, format_duration
 from tproutine.routine.loader import load_routine
 from tproutine.routine.timeline import Segment, Timeline
-from tproutine.safetext import one_line
+from tproutine.safetext import dumps, one_line
 from tproutine.yamlsafe import LoadError
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ def validate_adjustment(name: str, raw: bytes, routines: list[str]) -> bool:
         return False
     target = _routine_named(adj.routine, routines)
     if target is None:
-        print(
+        say(
             f"{name}: ok as an adjustment; no routine named {adj.routine!r} in your library "
             f"or on this command line, so its steps were not checked "
             f"(`tproutine validate ROUTINE.yaml {name}` checks them)"
@@ -75,7 +74,7 @@ def validate_adjustment(name: str, raw: bytes, routines: list[str]) -> bool:
     except LoadError as err:
         print_problems(err)
         return False
-    print(f"{name}: ok (adjusts {adj.routine!r} in {target})")
+    say(f"{name}: ok (adjusts {adj.routine!r} in {target})")
     return True
 
 
@@ -105,7 +104,7 @@ def validate(files: list[str]) -> int:
             print_problems(err)
             failed = True
         else:
-            print(f"{name}: ok")
+            say(f"{name}: ok")
     return 1 if failed else 0
 
 
@@ -124,7 +123,8 @@ def render_table(timeline: Timeline) -> str:
     rows = [("start", "segment", "side", "rep", "time", "device")]
     for seg in timeline.segments:
         rep = f"{seg.rep}/{seg.reps}" if seg.rep is not None and seg.reps else ""
-        title = (
+        # One cell on one line: a title may hold a tab or a line break.
+        title = one_line(
             seg.title
             if seg.kind in ("rest", "switch", "get_ready")
             else f"{seg.kind.capitalize()} · {seg.title}"
@@ -146,7 +146,7 @@ def render_table(timeline: Timeline) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(
-        f"{timeline.name}: {len(timeline.segments)} segments, "
+        f"{one_line(timeline.name)}: {len(timeline.segments)} segments, "
         f"total {format_duration(timeline.total_s)} ({format_clock(timeline.total_s)})"
     )
     if timeline.plan is not None:
@@ -192,7 +192,7 @@ def show(name: str, as_json: bool, adjust_file: str | None = None) -> int:
         print_problems(err)
         return 1
     if as_json:
-        print(json.dumps(show_json(timeline), ensure_ascii=False))
+        print(dumps(show_json(timeline)))
     else:
         print(render_table(timeline))
     return 0

@@ -272,7 +272,7 @@ def run_plain(args: argparse.Namespace) -> int:
     try:
         timeline = run_timeline(args, _err)
     except LoadError as exc:
-        print(str(exc), file=sys.stderr, flush=True)
+        print_problems(exc)
         return EXIT_FAIL
 
     interactive = sys.stdin.isatty()
@@ -304,7 +304,7 @@ def _run_plain(
 ) -> int:
     def write(line: str) -> None:
         with contextlib.suppress(OSError, ValueError):
-            stream.write(line + "\n")
+            stream.write(one_line(line) + "\n")
             stream.flush()
 
     # Questions go where the person sees them, even when stdout is sent to a file.

@@ -12,16 +12,17 @@ import shlex
 import sys
 from pathlib import Path
 
-from tproutine.commands.common import print_problems
+from tproutine.commands.common import print_problems, say
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import load_routine
+from tproutine.safetext import one_line
 from tproutine.yamlsafe import LoadError
 
 EXIT_OK, EXIT_FAIL = 0, 1
 
 
 def _err(message: str) -> None:
-    print(message, file=sys.stderr)
+    print(one_line(message), file=sys.stderr)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -61,7 +62,7 @@ def export(file: str, fmt: str, output: str | None) -> int:
     except OSError as exc:
         _err(f"{output}: cannot write the handout: {exc.strerror or exc}")
         return EXIT_FAIL
-    print(f"wrote {output}")
+    say(f"wrote {output}")
     return EXIT_OK
 
 
@@ -76,12 +77,12 @@ def add(files: list[str], force: bool) -> int:
             if is_adjustment_file(read_file(file), file):
                 done = add_adjustment(file, force=force)
                 if done.outcome != "unchanged":
-                    print(
+                    say(
                         f"{file}: {done.outcome} an adjustment of {done.name!r} in your library "
                         f"({done.target}); it applies whenever that routine runs"
                     )
                 else:
-                    print(f"{file}: this adjustment is already in your library ({done.target})")
+                    say(f"{file}: this adjustment is already in your library ({done.target})")
                 continue
             done = add_routine(file, force=force)
         except LoadError as err:
@@ -93,11 +94,11 @@ def add(files: list[str], force: bool) -> int:
             failed = True
             continue
         if done.outcome == "added":
-            print(f"{file}: added {done.name!r} to your library ({done.target})")
+            say(f"{file}: added {done.name!r} to your library ({done.target})")
         elif done.outcome == "replaced":
-            print(f"{file}: replaced {done.target} with {done.name!r}")
+            say(f"{file}: replaced {done.target} with {done.name!r}")
         else:
-            print(f"{file}: {done.name!r} is already in your library, unchanged ({done.target})")
+            say(f"{file}: {done.name!r} is already in your library, unchanged ({done.target})")
     return EXIT_FAIL if failed else EXIT_OK
 
 
@@ -122,7 +123,7 @@ def new(name: str, output: str | None) -> int:
         _err(f"{target}: cannot write it: {exc.strerror or exc}")
         return EXIT_FAIL
     shown = shlex.quote(str(target))
-    print(f"wrote {target}: edit it, then check it with `tproutine validate {shown}`")
+    say(f"wrote {target}: edit it, then check it with `tproutine validate {shown}`")
     return EXIT_OK
 
 

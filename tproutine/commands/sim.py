@@ -19,6 +19,7 @@ from tproutine.commands.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     quiet_logging,
+    say,
     say_error,
 )
 from tproutine.devices.profile import DeviceProfile, load_profile_set
@@ -79,7 +80,14 @@ async def _serve(args: argparse.Namespace, profile: DeviceProfile, log: object) 
     assert log is None or isinstance(log, MassagerLog)
 
     def make_device() -> VirtualMassager:
-        return VirtualMassager(profile, auto_off=args.auto_off, garbage=args.garbage, log=log)
+        return VirtualMassager(
+            profile,
+            name=args.name,
+            firmware=args.firmware,
+            auto_off=args.auto_off,
+            garbage=args.garbage,
+            log=log,
+        )
 
     try:
         name = make_device().config.name  # a profile the simulator cannot present fails here
@@ -105,10 +113,9 @@ async def _serve(args: argparse.Namespace, profile: DeviceProfile, log: object) 
             loop.add_signal_handler(sig, on_signal, int(sig))
             handled.append(sig)
     try:
-        print(
+        say(
             f'tproutine sim: virtual massager "{name}" ({profile.id}) '
-            f"listening on 127.0.0.1:{server.port}",
-            flush=True,
+            f"listening on 127.0.0.1:{server.port}"
         )
         await stop.wait()
     finally:

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from tproutine.engine.events import Event
 from tproutine.routine.timeline import KIND_LABELS, DeviceSetting, Segment, Timeline
+from tproutine.safetext import one_line
 
 _PHASES = {"in": "Breathe in", "out": "Breathe out", "hold": "Hold the breath"}
 
@@ -208,11 +209,15 @@ class PlainOutput:
         self._report = report
 
     def line(self, text: str) -> None:
-        """Print a line of its own (a notice) in the same stream."""
+        """Print a line of its own (a notice) in the same stream.
+
+        Every line passes :func:`~tproutine.safetext.one_line`: a device's name comes
+        from the air, and a screen reader reads one event per line.
+        """
         if self._stream is None:
             return
         try:
-            self._stream.write(text + "\n")
+            self._stream.write(one_line(text) + "\n")
             self._stream.flush()
         except (OSError, ValueError) as exc:
             # The reader went away (`| head`): the session goes on without text.

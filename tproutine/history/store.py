@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 from tproutine import paths
+from tproutine.safetext import one_line
 
 log = logging.getLogger(__name__)
 # The messages reach the person through the UI; without this, Python's last-resort
@@ -330,7 +331,7 @@ def _errorcode(exc: BaseException) -> int | None:
 
 def _one_line(text: str, limit: int = 160) -> str:
     """SQLite's details may span lines (quick_check); the UI gets one short line."""
-    flat = " ".join(text.split())
+    flat = " ".join(one_line(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

@@ -131,6 +131,7 @@ def peripheral_config(
     name: str | None = None,
     address: str | None = None,
     battery: int = 100,
+    firmware: str = "1.0.0-sim",
 ) -> PeripheralConfig:
     """How a device of ``profile`` presents itself: its first GATT layout, its name.
 
@@ -153,7 +154,7 @@ def peripheral_config(
         "write_without_response": (not write_response) or False in query_modes,
         "manufacturer": "tproutine simulator",
         "model": profile.models[0] if profile.models else profile.name,
-        "firmware": "1.0.0-sim",
+        "firmware": firmware,
         "battery": battery,
         "address": address,
     }
@@ -175,6 +176,7 @@ class VirtualMassager(SimulatedDevice):
         *,
         name: str | None = None,
         address: str | None = None,
+        firmware: str = "1.0.0-sim",
         auto_off: float = 600.0,
         garbage: bool = False,
         garbage_every: float = 1.0,
@@ -194,7 +196,9 @@ class VirtualMassager(SimulatedDevice):
         if notify_every <= 0 or garbage_every <= 0:
             raise ValueError("notify_every and garbage_every must be above 0 seconds")
         self.profile = profile
-        self._config = peripheral_config(profile, name=name, address=address, battery=battery)
+        self._config = peripheral_config(
+            profile, name=name, address=address, battery=battery, firmware=firmware
+        )
         self.auto_off = auto_off
         self.garbage = garbage
         self.garbage_every = garbage_every

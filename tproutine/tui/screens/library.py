@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tproutine.safetext import one_line
 from tproutine.tui.messages import LibraryLoaded
 
 if TYPE_CHECKING:
@@ -43,13 +44,14 @@ def clock_text(seconds: float) -> str:
 def preview_text(entry: RoutineEntry) -> Text:
     """The preview pane: summary, safety notes, the steps with their times, the total."""
     out = Text()
-    out.append(entry.name, style="bold")
+    # The name of a file that cannot be run is its file name: anyone's text.
+    out.append(one_line(entry.name), style="bold")
     out.append("\n")
     if entry.errors:
         out.append("This file cannot be run:\n", style="bold")
         for line in entry.errors:
-            out.append(f"  {line}\n")
-        out.append(f"\n{entry.path}\n", style="dim")
+            out.append(f"  {one_line(line)}\n")
+        out.append(f"\n{one_line(str(entry.path))}\n", style="dim")
         return out
     meta = [f"Total {clock_text(entry.total_s)}"]
     if entry.author:
@@ -219,7 +221,8 @@ class LibraryScreen(Screen[None]):
             else:
                 time, tags, author = clock_text(entry.total_s), ", ".join(entry.tags), entry.author
             mark = badge(entry, self._plans)
-            name = f"{entry.name} · {mark}" if mark else entry.name
+            shown = one_line(entry.name)
+            name = f"{shown} · {mark}" if mark else shown
             row = columns_text(name, time, tags, author, width, name_width)
             options.append(Option(Text(row), id=str(i)))
         routines.clear_options()

@@ -22,6 +22,7 @@ from textual.widgets import Digits, Footer, Label, Static
 from tproutine.engine.events import Event
 from tproutine.routine.durations import format_duration
 from tproutine.routine.timeline import KIND_LABELS, Segment, Timeline
+from tproutine.safetext import one_line, visible
 from tproutine.tui.messages import SessionEvent
 from tproutine.tui.widgets.device_panel import DevicePanel
 from tproutine.tui.widgets.meter import Meter
@@ -182,8 +183,6 @@ class PlayerScreen(Screen[None]):
         self._unsubscribe = self.session.subscribe(self._listener)
         adjustment = self.session.timeline.adjustment
         if adjustment is not None:
-            from tproutine.safetext import one_line
-
             self.query_one("#routine-name", Label).tooltip = one_line(adjustment.summary)
             self.notify(f"Adjusted: {one_line(adjustment.summary)}", timeout=6)
         self.refresh_view()
@@ -260,7 +259,8 @@ class PlayerScreen(Screen[None]):
         if self._texts.get(selector) == text:
             return
         self._texts[selector] = text
-        self.query_one(selector, Static).update(text)
+        # The routine's text was checked at the door; shown safely all the same.
+        self.query_one(selector, Static).update(visible(text))
 
     def refresh_view(self) -> None:
         """Read the session's views and show them (no timing happens here).
