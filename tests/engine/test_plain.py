@@ -149,6 +149,43 @@ async def test_plain_output_prints_a_whole_session() -> None:
     ]
 
 
+class LateClock(FakeClock):
+    """A machine so busy that every wake-up comes ``late`` seconds after its deadline."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep_until(self, deadline: float) -> None:
+        await super().sleep_until(deadline + self.late)
+
+
+async def _plain_text(clock: FakeClock) -> str:
+    tl = make_timeline(
+        ("get_ready", 3.0),
+        ("hold", 9.0, {"title": "Piriformis", "cues": (Cue(0.0, "Lean in."), Cue(4.5, "Ease"))}),
+        ("breathe", 7.0, {"title": "Slow", "pattern": (2.0, 3.0)}),
+        ("stretch", 4.0, {"title": "Child's pose"}),
+        name="Busy",
+    )
+    out = io.StringIO()
+    session = Session(tl, clock, countdown=3)
+    session.subscribe(PlainOutput(tl, out))
+    task = asyncio.create_task(session.run())
+    await clock.run_until_idle()
+    await task
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("late", [0.0009, 0.6, 1.3, 2.7])
+async def test_a_late_machine_prints_the_same_lines(late: float) -> None:
+    # Every scheduled line (segment, cue, count, breathing phase, the end) shows the
+    # time it was due: at --speed 500 a millisecond late is half a routine second.
+    on_time = await _plain_text(FakeClock())
+    assert "00:09  3" in on_time and "00:12  Breathe in · 2s" in on_time
+    assert await _plain_text(LateClock(late)) == on_time
+
+
 def test_plain_output_survives_a_closed_reader() -> None:
     reports: list[str] = []
     out = io.StringIO()

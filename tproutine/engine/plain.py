@@ -186,10 +186,12 @@ def format_line(formatter: PlainFormatter, event: Event) -> str | None:
     body = formatter.body(event)
     if body is None:
         return None
-    # A segment is shown at the time it was due: a loaded machine that prints it
-    # a few milliseconds late must not make "02:05" read "02:06".
-    due = event.get("due") if event.event == "segment_start" else None
-    when = float(due) if isinstance(due, (int, float)) and due <= event.t else event.t
+    # Whatever the schedule brought (a segment, a cue, a count, a breathing phase, the
+    # end) is shown at the time it was due: a loaded machine that prints it late must
+    # not make "02:05" read "02:06", so the same routine prints the same text anywhere.
+    # What a person or a device did (a pause, a skip, a connection) has no due time.
+    due = event.get("due")
+    when = float(due) if isinstance(due, (int, float)) and due <= event.t + 1e-6 else event.t
     return f"{clock_text(when)}  {body}"
 
 
