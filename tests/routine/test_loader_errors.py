@@ -122,10 +122,11 @@ def test_billion_laughs_is_refused_in_well_under_a_second(refused: Run) -> None:
     for i in range(1, 10):
         text += f"x-l{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n"
     text += "steps:\n  - rest: 5s\n"
-    started = time.perf_counter()
+    # CPU time of this process: what the refusal costs, whatever else the machine runs.
+    started = time.process_time()
     r = refused(text)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"the alias bomb took {elapsed:.2f}s"
+    elapsed = time.process_time() - started
+    assert elapsed < 1.0, f"the alias bomb took {elapsed:.2f}s of CPU"
     # Refused at the alias that passes 250,000 values (line 8), long before 9**9.
     assert r.one("8:22") == (
         "the document expands to more than 250,000 values "
@@ -589,9 +590,9 @@ def test_a_hundred_million_segments_are_refused_without_building_them(refused: R
         text += f"{indent}- repeat: 100\n{indent}  steps:\n"
         indent += "    "
     text += f"{indent}- hold: A\n{indent}  duration: 1s\n"
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the machine may be busy with other work
     r = refused(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert r.one("3:1", "steps").startswith("the routine expands to 100,000,001 segments;")
 
 

@@ -179,6 +179,28 @@ async def wait_for(pilot: Pilot[Any], what: str, ok: Callable[[], bool]) -> None
         await pilot.pause(0.02)
 
 
+async def palette_run(pilot: Pilot[Any], typed: str, title: str) -> None:
+    """Open the command palette, type ``typed``, and run the command called ``title``
+    once the palette's search (a background task) has it highlighted."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, "the palette", lambda: isinstance(pilot.app.screen, CommandPalette))
+    await pilot.press(*typed)
+
+    def found() -> bool:
+        results = pilot.app.screen.query(CommandList)
+        if not results:
+            return False
+        index = results.first().highlighted
+        if index is None:
+            return False
+        return title in str(results.first().get_option_at_index(index).prompt)
+
+    await wait_for(pilot, f"{title!r} in the palette", found)
+    await pilot.press("enter")
+
+
 async def library_ready(pilot: Pilot[Any]) -> None:
     """Wait until the Library has read the routine files (a worker thread)."""
     app = pilot.app

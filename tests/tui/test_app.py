@@ -30,8 +30,10 @@ from .conftest import (
     flat,
     library_ready,
     open_routine,
+    palette_run,
     screen_text,
     settle,
+    wait_for,
 )
 
 QUIET = Settings(pain_prompts=False)
@@ -74,13 +76,8 @@ async def test_palette_runs_an_action_by_name(make: AppFactory, clock: FakeClock
         await open_routine(pilot, "Calf massage")
         player = app.screen
         assert isinstance(player, PlayerScreen)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"pause")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert player.session.state == "paused"
+        await palette_run(pilot, "pause", "Pause")
+        await wait_for(pilot, "the pause", lambda: player.session.state == "paused")
 
 
 async def test_palette_reaches_the_app_screens(make: AppFactory) -> None:
@@ -89,13 +86,8 @@ async def test_palette_reaches_the_app_screens(make: AppFactory) -> None:
         await library_ready(pilot)
         names = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Devices", "History", "Help", "Stop the motor", "Stop and quit"} <= names
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"history")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, HistoryScreen)
+        await palette_run(pilot, "history", "History")
+        await wait_for(pilot, "the History", lambda: isinstance(app.screen, HistoryScreen))
 
 
 async def test_every_theme_renders_the_paused_player(make: AppFactory, clock: FakeClock) -> None:

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.skipif(
     reason="the virtual massager needs Bumble (pip install 'tproutine[sim]')",
 )
 
-DEADLINE_S = 15.0
+# Generous: the virtual radio and Bumble run in this process, on a machine that may be busy.
+DEADLINE_S = 60.0
 
 
 async def until(pilot: Pilot[Any], what: str, ok: Callable[[], bool]) -> None:
@@ -99,8 +100,7 @@ async def test_a_session_drives_the_motor_and_every_stop_works(
         await until(pilot, "the release", lambda: status(app).running)
 
         await pilot.press("q", "y")
-        await settle(pilot)
-        assert isinstance(app.screen, SummaryScreen)
+        await until(pilot, "the summary", lambda: isinstance(app.screen, SummaryScreen))
         await until(pilot, "the end of the session", lambda: not status(app).running)
         assert status(app).state == "connected"  # kept for the next session
         await pilot.press("ctrl+q")
