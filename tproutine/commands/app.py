@@ -41,8 +41,11 @@ def _options(args: argparse.Namespace, files: tuple[Path, ...], **extra: Any) ->
     return AppOptions(**values)
 
 
-def _run(app: TProutineApp) -> int:
-    code = app.run()
+def _run(app: TProutineApp, **run: Any) -> int:
+    code = app.run(**run)
+    if app.return_code:
+        # An exception ended the app (Textual has shown it): never a success.
+        return app.return_code
     return int(code) if code is not None else EXIT_OK
 
 

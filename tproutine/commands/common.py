@@ -41,22 +41,30 @@ class OneLineHandler(logging.Handler):
     def __init__(self, prefix: str = "tproutine", level: int = logging.ERROR) -> None:
         super().__init__(level=level)
         self.prefix = prefix
+        # Exceptions caught and logged (a listener that failed): bugs, which the command
+        # must not end with status 0.
+        self.exceptions = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
+            self.exceptions += 1
             text += f": {record.exc_info[1]}"
         with contextlib.suppress(Exception):
             say_error(text, self.prefix)
 
 
-def quiet_logging(prefix: str = "tproutine") -> None:
+def quiet_logging(prefix: str = "tproutine") -> OneLineHandler:
     """Route the package's errors to one-line messages; everything quieter stays out.
 
     Warnings reach the person through the runtime's own report (once each); only
     errors (a listener that failed, a write that failed twice) come through here.
+    Returns the handler, which counts the exceptions it was given.
     """
     logger = logging.getLogger("tproutine")
-    if not any(isinstance(h, OneLineHandler) for h in logger.handlers):
-        logger.addHandler(OneLineHandler(prefix))
+    handler = next((h for h in logger.handlers if isinstance(h, OneLineHandler)), None)
+    if handler is None:
+        handler = OneLineHandler(prefix)
+        logger.addHandler(handler)
     logger.propagate = False
+    return handler

@@ -23,6 +23,7 @@ from tproutine.commands.common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    OneLineHandler,
     print_problems,
     quiet_logging,
     say_error,
@@ -47,8 +48,8 @@ def _err(line: str) -> None:
     say_error(line)
 
 
-def _quiet_logging() -> None:
-    quiet_logging()
+def _quiet_logging() -> OneLineHandler:
+    return quiet_logging()
 
 
 def handle_key(session: Session, key: str) -> bool:
@@ -258,7 +259,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run_plain(args: argparse.Namespace) -> int:
-    _quiet_logging()
+    errors = _quiet_logging()
+    before = errors.exceptions
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -288,10 +290,16 @@ def run_plain(args: argparse.Namespace) -> int:
             return EXIT_FAIL
 
     try:
-        return _run_plain(args, settings, timeline, interactive, stream, event_log)
+        code = _run_plain(args, settings, timeline, interactive, stream, event_log)
     finally:
         if event_log is not None:
             event_log.close()
+    if code == EXIT_OK and errors.exceptions > before:
+        # The session ran on (a routine must not stop for a broken listener), but
+        # something failed inside: that is never a success.
+        _err("the session ran to its end, but with internal errors (said above)")
+        return EXIT_FAIL
+    return code
 
 
 def _run_plain(

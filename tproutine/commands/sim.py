@@ -44,12 +44,7 @@ def _profile(profile_id: str) -> DeviceProfile | None:
 
 def main(args: argparse.Namespace) -> int:
     _quiet_logging()
-    if not 0 <= args.port <= 65535:
-        _err(f"--port {args.port} is not a TCP port (0-65535; 0 picks a free one)")
-        return EXIT_FAIL
-    if args.auto_off < 0:
-        _err("--auto-off takes 0 (never) or more seconds")
-        return EXIT_FAIL
+    # --port, --auto-off and --drop-every were checked by the parser (exit 2).
     profile = _profile(args.profile)
     if profile is None:
         return EXIT_FAIL
