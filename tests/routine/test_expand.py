@@ -461,7 +461,10 @@ def test_exactly_8_hours_is_allowed_and_a_second_more_is_not() -> None:
     tl = timeline(_nested([8], "- hold: A\n  duration: 1h"))
     assert tl.total_s == 8 * 3600
     [p] = problems(_nested([8], "- hold: A\n  duration: 1h", top="get_ready: 1s\n"))
-    assert p.message == "the routine lasts 8.0 h; the limit is 8 h"
+    # Says by how much: a second.
+    assert p.message == (
+        "the routine lasts 8 h 0 min 1 s; the limit is 8 h (fewer or shorter steps, reps or rounds)"
+    )
 
 
 def test_alternating_steps_are_measured_as_they_expand() -> None:

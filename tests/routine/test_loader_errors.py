@@ -559,7 +559,7 @@ def test_a_rest_with_two_lengths(refused: Run) -> None:
 
 def test_a_zero_rest_step(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - rest: 0s\n")
-    assert r.one("4:11", "steps[0].rest") == "'0s': a duration here must be more than 0s"
+    assert r.one("4:11", "steps[0].rest") == "'0s' is too short for a rest step (use at least 1s)"
 
 
 def test_a_huge_number(refused: Run) -> None:
@@ -598,7 +598,9 @@ def test_a_hundred_million_segments_are_refused_without_building_them(refused: R
 
 def test_longer_than_8_hours(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - repeat: 9\n    steps:\n      - hold: A\n        duration: 1h\n")
-    assert r.one("3:1", "steps") == "the routine lasts 9.0 h; the limit is 8 h"
+    assert r.one("3:1", "steps") == (
+        "the routine lasts 9 h 0 min 5 s; the limit is 8 h (fewer or shorter steps, reps or rounds)"
+    )
 
 
 # --- files --------------------------------------------------------------------------
