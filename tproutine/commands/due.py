@@ -78,7 +78,7 @@ def progress_of(planned: list[Planned], moment: datetime, previews: bool) -> lis
     from tproutine.history.store import HistoryStore
 
     out = []
-    with HistoryStore.open() as store:
+    with HistoryStore.open(reading=True) as store:
         store.mark_interrupted()
         for line in store.messages:
             print(one_line(line), file=sys.stderr)

@@ -72,14 +72,15 @@ def main(args: argparse.Namespace) -> int:
 
     # A report counts real sessions only; the listing shows everything, previews marked.
     previews = not exporting or bool(getattr(args, "include_previews", False))
-    with HistoryStore.open() as store:
+    with HistoryStore.open(reading=True) as store:
         store.mark_interrupted()
         rows = store.sessions(routine=routine, since=since, previews=previews)
         left_out = 0 if previews else store.count() - store.count(previews=False)
         for message in store.messages:
             _err(message)
         if not store.readable:
-            _err("tproutine history: the history cannot be read")
+            if not store.messages:  # else they said why
+                _err("tproutine history: the history cannot be read")
             return EXIT_FAIL
         empty = "" if rows else _nothing_found(store, routine, since)
 
