@@ -147,6 +147,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop the motor after this long without a command (0 = never)",
     )
+    p.add_argument(
+        "--layout",
+        type=int,
+        default=1,
+        metavar="N",
+        help="present the profile's Nth GATT layout (models of one family differ)",
+    )
+    p.add_argument(
+        "--char",
+        action="append",
+        default=[],
+        metavar="UUID=PROPS",
+        help="give a characteristic the properties the real device has: f000b000=read, "
+        "fff1=indicate (PROPS: read, write, write-without-response, notify, indicate, "
+        "joined by +; 8 hex digits take the rest of the service's UUID)",
+    )
 
     p = sub.add_parser("due", help="what the plans in your library ask for this week")
     p.add_argument("--json", action="store_true", help="machine-readable output")

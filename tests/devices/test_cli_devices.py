@@ -221,3 +221,49 @@ def test_run_without_bluetooth_on_the_machine_runs_as_a_timer(
         "tproutine: device: no Bluetooth adapter found on this machine (the Bluetooth service "
         "is not running); running as a timer only"
     ]
+
+
+@pytest.mark.parametrize(
+    ("sim_args", "expected"),
+    [
+        # We-Vibe as it really is: f000b000 is a read-only information record.
+        (["--profile", "wevibe", "--char", "f000b000=read"], ["name      Cougar", "off"]),
+        # A Lovense on its fourth GATT layout (the Edge's), indicating like a Max:
+        # the battery answer arrives as an indication.
+        (
+            ["--profile", "lovense", "--layout", "4", "--char", "00000013=indicate"],
+            ["name      LVS-SIM", "battery 100%"],
+        ),
+    ],
+    ids=["wevibe-read-only-info", "lovense-fourth-layout"],
+)
+def test_sim_emulates_devices_as_they_really_are(
+    env: dict[str, str], sim_args: list[str], expected: list[str]
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tproutine", "sim", "--port", "0", *sim_args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline()
+        assert "listening on" in line, process.stderr.read() if process.stderr else line
+        port = int(line.rsplit(":", 1)[1])
+        done = tproutine(
+            "devices", "info", "--adapter", f"tcp:127.0.0.1:{port}", "--seconds", "2", env=env
+        )
+        assert done.returncode == 0, done.stderr
+        # The live state shows the battery once its answer (an indication) is in.
+        assert all(e in done.stdout for e in expected), done.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=TIMEOUT)
+
+
+def test_sim_refuses_a_layout_or_characteristic_it_cannot_present(env: dict[str, str]) -> None:
+    done = tproutine("sim", "--profile", "lovense", "--layout", "5", env=env)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1
+    assert "--layout 5: the profile lovense has 4 GATT layout(s), 1 to 4" in done.stderr
+    done = tproutine("sim", "--profile", "wevibe", "--char", "f000b000=readable", env=env)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1
+    assert "--char 'f000b000=readable': expected UUID=PROPS" in done.stderr

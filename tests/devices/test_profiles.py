@@ -138,10 +138,11 @@ def test_virtual_massager_profile() -> None:
             False,
         ),
         (
+            # f000b000 is a read-only information record: nothing to listen to.
             "wevibe",
             "f000bb03-0451-4000-b000-000000000000",
             "f000c000-0451-4000-b000-000000000000",
-            "f000b000-0451-4000-b000-000000000000",
+            None,
             True,
         ),
         ("svakom-v1", _u("FFE0"), _u("FFE1"), None, False),
@@ -156,13 +157,21 @@ def test_shipped_gatt_facts(
     assert profile.gatt == (Gatt(service, write, notify, response),)
 
 
-def test_lovense_has_three_gatt_layouts() -> None:
+def test_lovense_has_four_gatt_layouts() -> None:
     lovense = load_profile(BUNDLED / "lovense.yaml")
     assert [g.service for g in lovense.gatt] == [
         _u("FFF0"),
         "6e400001-b5a3-f393-e0a9-e50e24dcca9e",
         "????0001-002?-4bd4-bbd5-a6920e4c5653",
+        "????0011-002?-4bd4-bbd5-a6920e4c5653",
     ]
+    # The fourth: the Edge's service, 50300011-0023-... ("P0" in ASCII).
+    assert lovense.gatt_for(["50300011-0023-4bd4-bbd5-a6920e4c5653"]) == Gatt(
+        "50300011-0023-4bd4-bbd5-a6920e4c5653",
+        "50300012-0023-4bd4-bbd5-a6920e4c5653",
+        "50300013-0023-4bd4-bbd5-a6920e4c5653",
+        False,
+    )
     assert lovense.gatt[0].write == _u("FFF2") and lovense.gatt[0].notify == _u("FFF1")
     assert lovense.gatt[1].write == "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
     assert lovense.gatt[1].notify == "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
@@ -444,6 +453,18 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
 )
 def test_one_line_errors(tmp_path: Path, line: int, text: str, expected: str) -> None:
     assert _errors(tmp_path, _line(line, text)) == [expected]
+
+
+def test_a_reply_while_running(tmp_path: Path) -> None:
+    both = '  battery: {query: "B;", reply: "{battery};", reply_while_running: "s{battery};"}'
+    text = _line(18, both)
+    read = parse_profile(text, "p.yaml").reads.battery
+    assert not isinstance(read, str) and read is not None
+    assert [r.source for r in read.replies] == ["'{battery};'", "'s{battery};'"]
+    wrong = _line(18, '  battery: {query: "B;", reply: "{battery};", reply_while_running: "s;"}')
+    assert _errors(tmp_path, wrong) == [
+        "18:68: reads.battery.reply_while_running: the reply must carry {battery}"
+    ]
 
 
 def test_replies_need_a_notify_characteristic(tmp_path: Path) -> None:

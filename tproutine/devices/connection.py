@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING
 
 from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
@@ -25,6 +26,7 @@ from tproutine.devices.controller_base import (
     BACKOFF_MAX,
     DISCONNECT_TIMEOUT,
     FINAL_RECONNECT_TIMEOUT,
+    WRITE_TIMEOUT,
     ControllerBase,
     DeviceError,
     Link,
@@ -42,6 +44,10 @@ if TYPE_CHECKING:
     pass
 
 log = logging.getLogger(__name__)
+
+
+def _can_notify(char: BleakGATTCharacteristic) -> bool:
+    return bool({"notify", "indicate"} & set(char.properties))
 
 
 def _scan_failure(exc: BaseException, backends: Backends) -> str:
@@ -254,6 +260,11 @@ class Connection(ControllerBase):
         if write_char is None:
             raise DeviceError(f"{found.name or found.address} has no characteristic {gatt.write}")
         notify_char = services.get_characteristic(gatt.notify) if gatt.notify else None
+        if notify_char is not None and not _can_notify(notify_char):
+            # Sources disagree with devices (We-Vibe's f000b000 is read-only):
+            # subscribing would fail the whole set-up, for nothing to hear.
+            log.info("%s does not notify or indicate: not listening there", notify_char.uuid)
+            notify_char = None
         battery_char = services.get_characteristic(BATTERY_LEVEL)
         firmware_char = services.get_characteristic(FIRMWARE_REVISION)
         return Link(client, found, gatt, write_char, notify_char, battery_char, firmware_char)
@@ -263,16 +274,10 @@ class Connection(ControllerBase):
         client = link.client
         if link.notify_char is not None:
             await client.start_notify(link.notify_char, self._on_notify)
-        if profile.reads.battery == "standard" and link.battery_char is not None:
-            with contextlib.suppress(Exception):
-                battery = decode_battery_level(
-                    bytes(await client.read_gatt_char(link.battery_char))
-                )
-                if battery is not None:
-                    self._publish(battery=battery)
-            if "notify" in link.battery_char.properties:
-                with contextlib.suppress(Exception):
-                    await client.start_notify(link.battery_char, self._on_battery)
+        # The standard Battery Service: where the profile says so, and where it
+        # says nothing about the battery and the device has the service.
+        if profile.reads.battery in ("standard", None) and link.battery_char is not None:
+            await self._read_standard_battery(client, link.battery_char)
         for data in encode_init(profile):
             if not await self._write(data, "the init command"):
                 raise DeviceError("the device refused its init command")
@@ -280,6 +285,19 @@ class Connection(ControllerBase):
         if query is not None:
             # The answer comes back as a notification, read by _on_notify.
             await self._write(query, "the battery query")
+
+    async def _read_standard_battery(
+        self, client: BleakClient, char: BleakGATTCharacteristic
+    ) -> None:
+        with contextlib.suppress(Exception):
+            # Bounded: a read that needs pairing must not hold up the session.
+            raw = await asyncio.wait_for(client.read_gatt_char(char), WRITE_TIMEOUT)
+            battery = decode_battery_level(bytes(raw))
+            if battery is not None:
+                self._publish(battery=battery)
+        if _can_notify(char):
+            with contextlib.suppress(Exception):
+                await client.start_notify(char, self._on_battery)
 
     async def read_firmware(self, timeout: float = 2.0) -> str | None:
         """The firmware version where the device tells it (standard 0x2A26 or a vendor query)."""

@@ -195,11 +195,20 @@ class VendorRead:
     """A value read by writing ``query`` and waiting for a notification matching ``reply``.
 
     ``write_response`` overrides the gatt block's choice for the query (None: the same).
+    ``reply_while_running`` is the answer's other form, sent while the motor
+    runs (a Lovense answers ``s85;`` instead of ``85;``); either is accepted.
     """
 
     query: Template
     reply: Template
     write_response: bool | None = None
+    reply_while_running: Template | None = None
+
+    @property
+    def replies(self) -> tuple[Template, ...]:
+        """Every form the answer can take."""
+        extra = () if self.reply_while_running is None else (self.reply_while_running,)
+        return (self.reply, *extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -703,26 +712,34 @@ def _vendor_read(
     m = c.mapping(
         value,
         path,
-        known=("query", "reply", "write_response"),
+        known=("query", "reply", "reply_while_running", "write_response"),
         required=("query", "reply"),
         hints={"query": "the template to write", "reply": "the template of the answer"},
     )
     assert m is not None
     query = c.template(m["query"], (*path, "query"), fields={}) if "query" in m else None
-    reply = (
-        c.template(m["reply"], (*path, "reply"), fields=reply_fields, wildcards=True)
-        if "reply" in m
-        else None
-    )
-    if reply is not None and needs is not None and needs not in reply.fields:
-        c.error((*path, "reply"), f"the reply must carry {{{needs}}}")
-        reply = None
+    replies: dict[str, Template | None] = {}
+    for key in ("reply", "reply_while_running"):
+        if key not in m:
+            continue
+        reply = c.template(m[key], (*path, key), fields=reply_fields, wildcards=True)
+        if reply is not None and needs is not None and needs not in reply.fields:
+            c.error((*path, key), f"the reply must carry {{{needs}}}")
+            reply = None
+        replies[key] = reply
     response = (
         c.boolean(m["write_response"], (*path, "write_response")) if "write_response" in m else None
     )
-    if query is None or reply is None or ("write_response" in m and response is None):
+    if (
+        query is None
+        or any(r is None for r in replies.values())
+        or "reply" not in replies
+        or ("write_response" in m and response is None)
+    ):
         return None
-    return VendorRead(query, reply, response)
+    reply_main = replies["reply"]
+    assert reply_main is not None
+    return VendorRead(query, reply_main, response, replies.get("reply_while_running"))
 
 
 def _reads(c: _Checker, value: object, level_top: int) -> Reads | None:
