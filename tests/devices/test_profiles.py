@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tproutine import paths
+from tproutine.devices.matching import match_advertisement
 from tproutine.devices.profile import (
     BATTERY_SERVICE,
     DeviceProfile,
@@ -19,7 +20,6 @@ from tproutine.devices.profile import (
     load_profile,
     load_profile_set,
     load_profiles,
-    match_advertisement,
     normalize_uuid,
     parse_profile,
     uuid_matches,
@@ -213,11 +213,21 @@ def shipped() -> dict[str, DeviceProfile]:
         ("UFO mini 2", [], [], "foreo-ufo"),
         ("LUNA play smart 2", [], [], "foreo-play-smart-2"),
         ("tproutine-virtual", [], [], "tproutine-virtual"),
-        # The virtual massager is known by its service alone, in any spelling.
-        (None, ["7470726F-7574-696E-6500-000000000001"], [], "tproutine-virtual"),
-        ("Massager", ["7470726f74756e696500000000000001"], [], None),  # not that service
+        # Its service in any spelling; the name is required as well.
+        ("tproutine-1", ["7470726F-7574-696E-6500-000000000001"], [], "tproutine-virtual"),
+        (None, ["7470726F-7574-696E-6500-000000000001"], [], None),
+        ("Massager", ["7470726f74756e696500000000000001"], [], None),
         # FFE0 is on countless gadgets: no profile matches on it alone.
         ("HMSoft", [_u("FFE0")], [], None),
+        # A "Pro" that advertises another vendor's service is somebody else's.
+        ("Pro", [_u("FEAA")], [], None),
+        ("Pro", ["6e400001-b5a3-f393-e0a9-e50e24dcca9e"], [], None),
+        # Standard services say nothing about the maker.
+        ("Pro", [_u("180F"), _u("180A")], [], "theragun-gen4"),
+        # Lovense's machines and strokers are known, and are no massagers.
+        ("LVS-F012", [], [], None),
+        ("LVS-Z001", ["5a300001-0024-4bd4-bbd5-a6920e4c5653"], [], "lovense"),
+        ("LVS-Edge", ["50300011-0023-4bd4-bbd5-a6920e4c5653"], [], "lovense"),
         ("pro", [], [], None),  # names match case-sensitively
         (None, [], [], None),
         ("LVS-x", ["garbage", ""], [0xFFFF], "lovense"),  # unreadable UUIDs are ignored

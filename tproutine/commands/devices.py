@@ -115,7 +115,7 @@ def scan(args: argparse.Namespace) -> int:
     if not found:
         print(f"No devices found in {args.timeout:g} s (adapter {adapter}).")
         return EXIT_OK
-    rows = [["name", "address", "profile", "signal"]]
+    rows = [["name", "address", "profile", "signal", "why"]]
     for device in found:
         rows.append(
             [
@@ -123,6 +123,7 @@ def scan(args: argparse.Namespace) -> int:
                 device.address,
                 device.profile_id or "-",
                 f"{device.rssi} dBm" if device.rssi is not None else "-",
+                device.why or "-",
             ]
         )
     for line in table(rows):

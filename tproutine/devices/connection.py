@@ -33,6 +33,7 @@ from tproutine.devices.controller_base import (
     is_address,
     why,
 )
+from tproutine.devices.matching import Fit
 from tproutine.devices.profile import (
     BATTERY_LEVEL,
     FIRMWARE_REVISION,
@@ -158,8 +159,10 @@ class Connection(ControllerBase):
         else:
             address, name = None, target
         loop = asyncio.get_running_loop()
-        found: asyncio.Future[tuple[BLEDevice, AdvertisementData, DeviceProfile | None]]
+        found: asyncio.Future[tuple[BLEDevice, AdvertisementData, Fit | None]]
         found = loop.create_future()
+        auto = address is None and name is None
+        passed_by: dict[str, str] = {}  # devices auto would not take, and why
 
         def seen(device: BLEDevice, adv: AdvertisementData) -> None:
             if found.done():
@@ -169,10 +172,13 @@ class Connection(ControllerBase):
                 return
             if name is not None and (local or "").casefold() != name.casefold():
                 return
-            profile = wanted_profile or self._profile_for(local, adv)
-            if profile is None and address is None and name is None:
-                return  # auto: only devices a profile knows
-            found.set_result((device, adv, profile))
+            fit = self._fit_for(local, adv)
+            if auto and (fit is None or not fit.auto):
+                # auto: only a massager a profile knows on more than a bare common word.
+                if fit is not None:
+                    passed_by[local or device.address] = fit.why
+                return
+            found.set_result((device, adv, fit))
 
         scanner = BleakScanner(seen, backend=backends.scanner)
         try:
@@ -180,20 +186,28 @@ class Connection(ControllerBase):
         except Exception as exc:
             raise DeviceError(_scan_failure(exc, backends)) from None
         try:
-            device, adv, profile = await asyncio.wait_for(found, timeout)
+            device, adv, fit = await asyncio.wait_for(found, timeout)
         except TimeoutError:
             what = (
                 "no device that a profile knows was"
-                if address is None and name is None
+                if auto
                 else f"{target if isinstance(target, str) else target.address!r} was not"
             )
+            skipped = "; ".join(f"{n}: {w}" for n, w in sorted(passed_by.items())[:3])
             raise DeviceError(
                 f"{what} found within {timeout:g} s on {backends.description}"
+                + (f" (passed by {skipped}; choose one with --device NAME)" if skipped else "")
             ) from None
         finally:
             with contextlib.suppress(Exception):
                 await scanner.stop()
         local = adv.local_name or device.name
+        if fit is not None and not fit.massager:
+            raise DeviceError(
+                f"{local or device.address} is not a massager ({fit.profile.id} says so): "
+                "tproutine never drives it"
+            )
+        profile = wanted_profile or (fit.profile if fit is not None else None)
         if profile is None:
             raise DeviceError(
                 f"{local or device.address} is not a device any profile knows "

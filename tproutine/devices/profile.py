@@ -19,7 +19,6 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -102,7 +101,8 @@ def uuid_matches(pattern: str, uuid: str) -> bool:
     )
 
 
-def _try_uuid(text: object) -> str | None:
+def try_uuid(text: object) -> str | None:
+    """``text`` as a normalised UUID, or None when it is not one (advertisements are untrusted)."""
     if not isinstance(text, str):
         return None
     try:
@@ -136,7 +136,7 @@ class Gatt:
 
     def resolve(self, service_uuid: str) -> Gatt | None:
         """This block for a discovered service: wildcards filled in, or None if it does not fit."""
-        found = _try_uuid(service_uuid)
+        found = try_uuid(service_uuid)
         if found is None or not uuid_matches(self.service, found):
             return None
 
@@ -153,22 +153,20 @@ class Gatt:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """How a scan recognises the device: any one criterion that hits is a match."""
+    """How a scan recognises the device (the rules are in :mod:`tproutine.devices.matching`).
+
+    ``names`` and ``services`` given together are both required: the name must
+    fit, and a device that advertises a vendor service must advertise one of
+    these. ``not_names`` and ``not_services`` pick out devices the names also
+    catch that are not massagers (Lovense's sex machines and strokers): the
+    app names them in a scan and never connects to them.
+    """
 
     names: tuple[str, ...] = ()  # glob patterns, case-sensitive like the names themselves
     services: tuple[str, ...] = ()  # normalised UUIDs (patterns allowed)
     company_id: int | None = None
-
-    def score(self, name: str | None, services: Sequence[str], company_ids: Iterable[int]) -> int:
-        """0 for no match; higher for stronger evidence (a name beats a service beats a company)."""
-        points = 0
-        if name and any(fnmatchcase(name, g) for g in self.names):
-            points += 4
-        if any(uuid_matches(p, s) for p in self.services for s in services):
-            points += 2
-        if self.company_id is not None and self.company_id in set(company_ids):
-            points += 1
-        return points
+    not_names: tuple[str, ...] = ()
+    not_services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +255,7 @@ class DeviceProfile:
 
     def gatt_for(self, services: Iterable[str]) -> Gatt | None:
         """The first gatt block whose service is among the discovered ``services``, resolved."""
-        found = [s for s in (_try_uuid(x) for x in services) if s is not None]
+        found = [s for s in (try_uuid(x) for x in services) if s is not None]
         for block in self.gatt:
             for uuid in found:
                 resolved = block.resolve(uuid)
@@ -529,17 +527,19 @@ def _levels(c: _Checker, value: object) -> tuple[int, int] | None:
     return (low, high)
 
 
-_MATCH_KEYS = {"names", "services", "company_id"}
+_MATCH_KEYS = ("names", "services", "company_id", "not_massagers")
+
+
+def _uuid_list(c: _Checker, value: object, path: Path_) -> list[str] | None:
+    if not isinstance(value, list):
+        c.error(path, f"expected a list of UUIDs, got {_describe(value)}")
+        return None
+    out = [c.uuid(item, (*path, i), wildcards=True) for i, item in enumerate(value)]
+    return [u for u in out if u is not None] if all(u is not None for u in out) else None
 
 
 def _match(c: _Checker, value: object) -> Match | None:
-    m = c.mapping(
-        value,
-        ("match",),
-        known=("names", "services", "company_id"),
-        required=(),
-        hints={},
-    )
+    m = c.mapping(value, ("match",), known=_MATCH_KEYS, required=(), hints={})
     if m is None:
         return None
     ok = True
@@ -551,27 +551,39 @@ def _match(c: _Checker, value: object) -> Match | None:
         ok = ok and got is not None
         names = got or []
     if "services" in m:
-        if not isinstance(m["services"], list):
-            c.error(
-                ("match", "services"), f"expected a list of UUIDs, got {_describe(m['services'])}"
-            )
-            ok = False
-        else:
-            for i, item in enumerate(m["services"]):
-                u = c.uuid(item, ("match", "services", i), wildcards=True)
-                ok = ok and u is not None
-                if u is not None:
-                    services.append(u)
+        found = _uuid_list(c, m["services"], ("match", "services"))
+        ok = ok and found is not None
+        services = found or []
     if "company_id" in m:
         company = c.integer(
             m["company_id"], ("match", "company_id"), 0, 0xFFFF, "a Bluetooth company id"
         )
         ok = ok and company is not None
+    not_names: list[str] = []
+    not_services: list[str] = []
+    if "not_massagers" in m:
+        path: Path_ = ("match", "not_massagers")
+        n = c.mapping(m["not_massagers"], path, known=("names", "services"), required=(), hints={})
+        ok = ok and n is not None
+        if n is not None:
+            if "names" in n:
+                got = c.strings(n["names"], (*path, "names"), 'name patterns like "LVS-F[0-9]*"')
+                ok = ok and got is not None
+                not_names = got or []
+            if "services" in n:
+                found = _uuid_list(c, n["services"], (*path, "services"))
+                ok = ok and found is not None
+                not_services = found or []
+            if ok and not not_names and not not_services and set(n) <= {"names", "services"}:
+                c.error(path, "give names or services of the devices that are not massagers")
+                ok = False
     # With a misspelt key the unknown-key message already says what is wrong.
-    if ok and not names and not services and company is None and set(m) <= _MATCH_KEYS:
+    if ok and not names and not services and company is None and set(m) <= set(_MATCH_KEYS):
         c.error(("match",), "give at least one of names, services or company_id")
         ok = False
-    return Match(tuple(names), tuple(services), company) if ok else None
+    if not ok:
+        return None
+    return Match(tuple(names), tuple(services), company, tuple(not_names), tuple(not_services))
 
 
 def _gatt_blocks(c: _Checker, value: object) -> tuple[Gatt, ...] | None:
@@ -914,35 +926,3 @@ def load_profiles(extra_dirs: Iterable[str | Path] | None = None) -> dict[str, D
     for problem in found.problems:
         log.warning("device profile not loaded: %s", problem)
     return found.profiles
-
-
-_STATUS_RANK = {"verified": 0, "reference": 1, "community": 2}
-
-
-def match_advertisement(
-    profiles: Mapping[str, DeviceProfile] | Iterable[DeviceProfile],
-    name: str | None,
-    service_uuids: Iterable[str],
-    manufacturer_ids: Iterable[int],
-) -> DeviceProfile | None:
-    """The profile that best fits an advertisement, or None.
-
-    A profile matches when its name glob fits the advertised name, one of its
-    services is advertised (UUIDs in any form; unreadable ones are ignored), or
-    its company id is among the manufacturer data's. With several matches the
-    strongest evidence wins (name, then service, then company), then the
-    better-checked status (verified, reference, community), then the id.
-    """
-    items = profiles.values() if isinstance(profiles, Mapping) else profiles
-    services = [s for s in (_try_uuid(u) for u in service_uuids) if s is not None]
-    companies = list(manufacturer_ids)
-    best: tuple[int, int, str] | None = None
-    chosen: DeviceProfile | None = None
-    for profile in items:
-        score = profile.match.score(name, services, companies)
-        if score == 0:
-            continue
-        key = (-score, _STATUS_RANK[profile.status], profile.id)
-        if best is None or key < best:
-            best, chosen = key, profile
-    return chosen

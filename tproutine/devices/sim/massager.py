@@ -150,6 +150,7 @@ def peripheral_config(
     layout: int = 0,
     characteristics: Mapping[str, Iterable[str]] | None = None,
     battery_service: bool = True,
+    advertise: bool | str = True,
 ) -> PeripheralConfig:
     """How a device of ``profile`` presents itself: one of its GATT layouts, its name.
 
@@ -157,7 +158,8 @@ def peripheral_config(
     different models of one family differ. ``characteristics`` gives
     characteristics the properties the real device has (UUID → property
     names, see ``PeripheralConfig.characteristics``); ``battery_service``
-    whether it has the standard Battery Service.
+    whether it has the standard Battery Service. ``advertise`` is False for a
+    device that advertises only its name, or another service UUID to advertise.
 
     The service UUID goes into the advert when it fits the 31 bytes of a legacy
     advert with the name; otherwise only the name is advertised (real devices
@@ -192,7 +194,10 @@ def peripheral_config(
             for uuid, names in (characteristics or {}).items()
         ),
         "battery_service": battery_service,
+        "advertised_uuid": advertise if isinstance(advertise, str) else None,
     }
+    if advertise is False:
+        return PeripheralConfig(**common, advertise_service_uuid=False)
     try:
         return PeripheralConfig(**common, advertise_service_uuid=True)
     except ValueError as exc:
@@ -225,6 +230,7 @@ class VirtualMassager(SimulatedDevice):
         layout: int = 0,
         characteristics: Mapping[str, Iterable[str]] | None = None,
         battery_service: bool = True,
+        advertise: bool | str = True,
     ) -> None:
         if profile is None:
             profile = load_profiles()[REFERENCE_PROFILE]
@@ -241,6 +247,7 @@ class VirtualMassager(SimulatedDevice):
             layout=layout,
             characteristics=characteristics,
             battery_service=battery_service,
+            advertise=advertise,
         )
         self.layout = layout
         self.auto_off = auto_off

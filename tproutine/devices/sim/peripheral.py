@@ -142,6 +142,9 @@ class PeripheralConfig:
     # A random static address; None: the peripheral draws one when it first starts.
     address: str | None = None
     advertise_service_uuid: bool = True
+    # Advertise this service UUID instead of ``service_uuid`` (a device that
+    # names another maker's service in its advert, for matching tests).
+    advertised_uuid: str | None = None
     # (company id, payload) for the Manufacturer Specific Data AD structure.
     manufacturer_data: tuple[int, bytes] | None = None
     # Real devices advertise every 100 ms to 1 s; a fast virtual advert keeps
@@ -215,7 +218,7 @@ def advertising_data(config: PeripheralConfig) -> bytes:
     structures: list[tuple[int, bytes]] = [(AdvertisingData.Type.FLAGS, bytes([flags]))]
     structures.append((AdvertisingData.Type.COMPLETE_LOCAL_NAME, config.name.encode()))
     if config.advertise_service_uuid:
-        service = bumble_uuid(config.service_uuid)
+        service = bumble_uuid(config.advertised_uuid or config.service_uuid)
         list_type = {
             2: AdvertisingData.Type.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
             4: AdvertisingData.Type.COMPLETE_LIST_OF_32_BIT_SERVICE_CLASS_UUIDS,
