@@ -64,6 +64,25 @@ def test_profiles_lists_every_profile(env: dict[str, str]) -> None:
     assert "community" in lovense and "Buttplug device configuration lovense.yml" in lovense
 
 
+def test_a_profile_of_ones_own_is_shown_as_yours_never_verified(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from tproutine import paths
+
+    folder = tmp_path / "config" / "tproutine" / "devices"
+    folder.mkdir(parents=True)
+    own = (paths.bundled_devices_dir() / "wevibe.yaml").read_text(encoding="utf-8")
+    own = own.replace("status: community", "status: verified\nreplaces: wevibe")
+    (folder / "my-wevibe.yaml").write_text(own, encoding="utf-8")
+    done = tproutine("devices", "profiles", env=env)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("wevibe "))
+    assert row.split()[3] == "yours" and "verified" not in done.stdout
+    assert done.stdout.splitlines()[-1] == (
+        "yours: a profile of your own, not checked by tproutine (replacing the bundled wevibe)"
+    )
+
+
 def test_a_broken_profile_of_ones_own_is_shown_not_hidden(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -82,13 +82,19 @@ def profiles() -> int:
                 profile.id,
                 profile.name,
                 profile.kind,
-                profile.status,
+                profile.shown_status,
                 f"{low}-{high}",
                 short_source(profile),
             ]
         )
     for line in table(rows):
         print(line)
+    replacing = sorted(p.replaces for p in found.profiles.values() if p.replaces)
+    if any(p.own for p in found.profiles.values()):
+        print(
+            "yours: a profile of your own, not checked by tproutine"
+            + (f" (replacing the bundled {', '.join(replacing)})" if replacing else "")
+        )
     # A broken profile of the person's own is shown, never silently dropped.
     for problem in found.problems:
         print(str(problem), file=sys.stderr)
@@ -175,7 +181,7 @@ async def _info(adapter: str, device: str | None, seconds: float, settings: Sett
         print(f"name      {status.name or '(no name)'}")
         print(f"address   {status.address}")
         if profile is not None:
-            print(f"profile   {profile.id} ({profile.name}, {profile.status})")
+            print(f"profile   {profile.id} ({profile.name}, {profile.shown_status})")
             low, high = profile.levels
             cap, max_on = profile.safety.max_level, profile.safety.max_on
             print(f"levels    {low}-{high}, capped at {cap}")

@@ -9,9 +9,9 @@ A profile's ``match`` says how to recognise its devices (see
    tell: a device that advertises a vendor service must advertise one of the
    profile's. One that advertises none (many put only their name in the
    advert) still matches on the name, and its GATT table must hold the
-   profile's ``gatt`` service when it connects, before anything is written. Standard Bluetooth services
-   (0x1800-0x18FF, the battery and device information) say nothing about the
-   maker and are not counted.
+   profile's ``gatt`` service when it connects, before anything is written.
+   Standard Bluetooth services (0x1800-0x18FF, the battery and device
+   information) say nothing about the maker and are not counted.
 3. Without names, a profile's services (then its company id) must fit.
 4. A device that fits the profile's ``not_massagers`` is known but **not a
    massager**: it is named in a scan and never connected to.
@@ -170,7 +170,7 @@ def match_device(
         found = fit(profile, name, services, companies)
         if found is None:
             continue
-        status = profile.status
+        status = "community" if profile.own else profile.status
         key = (-found.strength, found.massager, _STATUS_RANK[status], profile.id)
         if best is None or key < best:
             best, chosen = key, found

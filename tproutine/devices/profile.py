@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -56,6 +56,10 @@ STATUSES: tuple[Status, ...] = ("reference", "verified", "community")
 
 _ID = re.compile(r"[a-z0-9-]+")
 _MAX_LEVEL = 0xFFFF  # levels travel as 16-bit numbers at most
+#: The longest ``safety.max_on``: clinicians hold a massage on one spot for
+#: seconds to a few minutes, and a motor left running on the body for half an
+#: hour is a fault, not a routine.
+MAX_ON_CEILING = 30 * 60
 
 # ------------------------------------------------------------------------
 # UUIDs
@@ -247,6 +251,13 @@ class DeviceProfile:
     safety: Safety
     models: tuple[str, ...] = ()
     file: str = ""
+    replaces: str | None = None  # the bundled profile this one of the person's own replaces
+    own: bool = False  # the person's own (not bundled): never shown as verified
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show people: ``yours`` for a profile of their own, whatever it claims."""
+        return "yours" if self.own else self.status
 
     @property
     def highest_level(self) -> int:
@@ -396,7 +407,7 @@ class _Checker:
 
 _TOP_KEYS = (
     "format", "id", "name", "kind", "status", "source", "match", "gatt",
-    "levels", "commands", "reads", "safety", "models",
+    "levels", "commands", "reads", "safety", "models", "replaces",
 )  # fmt: skip
 _TOP_REQUIRED = (
     "format", "id", "name", "kind", "status", "source", "match", "gatt",
@@ -445,6 +456,9 @@ def _check_profile(doc: Document) -> DeviceProfile:
     status = c.choice(top["status"], ("status",), STATUSES) if "status" in top else None
     source = c.text(top["source"], ("source",)) if "source" in top else None
     models = c.strings(top["models"], ("models",), "model names") if "models" in top else []
+    replaces = c.text(top["replaces"], ("replaces",)) if "replaces" in top else None
+    if replaces is not None and not _ID.fullmatch(replaces):
+        c.error(("replaces",), f"{replaces!r} is not a profile id (lowercase letters, digits, -)")
 
     levels = _levels(c, top["levels"]) if "levels" in top else None
     # Templates are checked even when the levels are broken, against a stand-in
@@ -476,6 +490,9 @@ def _check_profile(doc: Document) -> DeviceProfile:
                     "'notify' (the characteristic the device notifies on)",
                 )
 
+    if commands is not None and reads is not None:
+        _check_stop(c, commands, reads)
+
     if c.problems:
         raise LoadError(sorted(c.problems, key=lambda p: (p.line, p.col)))
     if not (pid and name and kind and status and source and match and gatt and levels) or not (
@@ -498,7 +515,37 @@ def _check_profile(doc: Document) -> DeviceProfile:
         safety=safety,
         models=tuple(models),
         file=doc.file,
+        replaces=replaces,
     )
+
+
+def _check_stop(c: _Checker, commands: Commands, reads: Reads) -> None:
+    """A stop must not read, under the profile's own templates, as a running motor.
+
+    A profile whose stop is its set command at some level (or looks like a
+    state saying "running") would have the app report "stopped" at every stop
+    while the motor runs.
+    """
+    stop = commands.stop.encode({})
+    candidates = [("the set command", commands.set)]
+    if commands.keepalive is not None and commands.keepalive.send is not None:
+        candidates.append(("the keepalive", commands.keepalive.send))
+    if reads.state is not None:
+        candidates.append(("a state notification", reads.state))
+    for what, template in candidates:
+        values = template.decode(stop)
+        if values is None:
+            continue
+        level = values.get("level", 0)
+        running = values.get("on", values.get("running", 0)) == 1
+        if level > 0 or running:
+            said = f"level {level}" if level > 0 else "running"
+            c.error(
+                ("commands", "stop"),
+                f"these bytes read as {what} at {said}: a stop must turn the motor off "
+                "(use the device's own off command, or the set command at level 0)",
+            )
+            return
 
 
 def _levels(c: _Checker, value: object) -> tuple[int, int] | None:
@@ -806,6 +853,13 @@ def _safety(c: _Checker, value: object, levels: tuple[int, int] | None) -> Safet
         if "max_on" in m
         else None
     )
+    if max_on is not None and max_on > MAX_ON_CEILING:
+        c.error(
+            (*path, "max_on"),
+            f"{max_on:g} seconds is above the ceiling of {MAX_ON_CEILING} (30 minutes): "
+            "the app stops a motor that has run this long without a break",
+        )
+        max_on = None
     max_level: int | None = levels[1] if levels else None
     if "max_level" in m:
         top = levels[1] if levels else _MAX_LEVEL
@@ -868,15 +922,41 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+def _replacing_problem(
+    profile: DeviceProfile, *, own: bool, bundled: set[str]
+) -> tuple[Path_, str] | None:
+    """Why a profile may not take its place: a bundled id reused without ``replaces``."""
+    if not own:
+        if profile.replaces is not None:
+            return (("replaces",), "only a profile of your own replaces a bundled one")
+        return None
+    if profile.replaces is not None and profile.replaces not in bundled:
+        known = ", ".join(sorted(bundled))
+        return (
+            ("replaces",),
+            f"there is no bundled profile {profile.replaces!r} to replace (bundled: {known})",
+        )
+    if profile.id in bundled and profile.replaces != profile.id:
+        return (
+            ("id",),
+            f"{profile.id!r} is a bundled profile's id: to use yours instead, add "
+            f"'replaces: {profile.id}'; or give yours another id",
+        )
+    return None
+
+
 def load_profile_set(
     extra_dirs: Iterable[str | Path] | None = None, *, user: bool = True
 ) -> ProfileSet:
     """Every profile: bundled, then the person's own (``user``), then ``extra_dirs``.
 
-    A later folder's profile replaces an earlier one with the same ``id``, so
-    the person's own profile wins over the bundled one. Within one folder an
-    ``id`` must be unique (the first file by name keeps it). Broken files are
-    reported in ``errors`` and skipped; they never stop the others.
+    A profile of the person's own replaces a bundled one only when it says so
+    (``replaces: ID``); reusing a bundled id without it is an error, so
+    nothing is replaced by accident. A later folder's profile replaces an
+    earlier one of the person's own with the same ``id``. Within one folder an
+    ``id`` must be unique (the first file by name keeps it). Profiles from any
+    folder but the bundled one are marked ``own``. Broken files are reported
+    in ``errors`` and skipped; they never stop the others.
     """
     folders = [paths.bundled_devices_dir()]
     if user:
@@ -884,11 +964,16 @@ def load_profile_set(
     folders.extend(Path(d) for d in extra_dirs or ())
     profiles: dict[str, DeviceProfile] = {}
     errors: list[LoadError] = []
-    for folder in folders:
+    bundled: set[str] = set()
+    for index, folder in enumerate(folders):
+        own = index > 0
         seen: dict[str, str] = {}
         for file in _files(folder):
             try:
                 profile, doc = _parse(_read(file), str(file))
+                problem = _replacing_problem(profile, own=own, bundled=bundled)
+                if problem is not None:
+                    raise LoadError([doc.problem(*problem)])
             except LoadError as exc:
                 errors.append(exc)
                 continue
@@ -906,14 +991,14 @@ def load_profile_set(
                 )
                 continue
             seen[profile.id] = file.name
-            if profile.id in profiles:
-                log.debug(
-                    "%s replaces the profile %s from %s",
-                    file,
-                    profile.id,
-                    profiles[profile.id].file,
-                )
+            if own:
+                profile = replace(profile, own=True)
+                if profile.replaces is not None:
+                    log.debug("%s replaces the bundled profile %s", file, profile.replaces)
+                    profiles.pop(profile.replaces, None)
             profiles[profile.id] = profile
+        if not own:
+            bundled = set(profiles)
     return ProfileSet(profiles, tuple(errors))
 
 
