@@ -47,7 +47,7 @@ async def no_leaks() -> AsyncIterator[None]:
 
 @pytest.mark.parametrize(
     ("glob", "bare"),
-    [("Pro", True), ("Classic", True), ("Wish", True), ("ProWand", True),
+    [("Pro", True), ("Classic", True), ("Wish", True), ("ProWand", True), ("116", True),
      ("Emma NEO", False), ("4plus", False), ("LVS-*", False), ("Smart Mini Vibe*", False),
      ("Nova 2", False), ("CBT002", False)],
 )  # fmt: skip

@@ -18,8 +18,9 @@ A profile's ``match`` says how to recognise its devices (see
 
 ``--device auto`` takes only a massager recognised on **more than a bare
 common word**: a name that is a single word of letters (``Pro``, ``Elite``,
-``Wish``, ``Classic``) is not enough alone; the advertised service must
-confirm it. Such a device can still be chosen by its name or address.
+``Wish``, ``Classic``) or a number (Svakom's ``116``) is not enough alone;
+the advertised service must confirm it. Such a device can still be chosen by
+its name or address.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def is_standard_service(uuid: str) -> bool:
 
 
 def is_bare_word(glob: str) -> bool:
-    """A name pattern that is one word of letters: too common to go on alone."""
-    return glob.isalpha()
+    """A name pattern that is one word of letters, or a number: too common to go on alone."""
+    return glob.isalpha() or glob.isdigit()
 
 
 def short_uuid(uuid: str) -> str:
