@@ -179,3 +179,24 @@ async def test_an_empty_library_says_how_to_add_routines(make: AppFactory, tmp_p
     async with app.run_test(size=(100, 30)) as pilot:
         await library_ready(pilot)
         assert "No routines found" in screen_text(app)
+
+
+async def test_the_demo_opens_on_a_routine_that_uses_the_device(
+    make: AppFactory, tmp_path: Path
+) -> None:
+    folder = tmp_path / "routines"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(
+        "format: tproutine/1\nname: A stretch first\n"
+        "steps:\n  - stretch: Reach\n    duration: 10s\n"
+    )
+    (folder / "z.yaml").write_text((DATA / "calf-massage.yaml").read_text())
+    for demo, expected in ((False, "A stretch first"), (True, "Calf massage")):
+        app = make(demo=demo, routine_dirs=((folder, "bundled"),))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await library_ready(pilot)
+            assert names(app) == ["A stretch first", "Calf massage"]
+            screen = app.screen
+            assert isinstance(screen, LibraryScreen)
+            highlighted = screen._highlighted()
+            assert highlighted is not None and highlighted.name == expected

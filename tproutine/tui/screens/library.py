@@ -200,9 +200,23 @@ class LibraryScreen(Screen[None]):
                 + (f" matching “{query}”" if query else "")
             )
         if self._shown:
-            keep = self._shown.index(highlighted) if highlighted in self._shown else 0
+            if highlighted in self._shown:
+                keep = self._shown.index(highlighted)
+            elif highlighted is None:
+                keep = self._first_choice()
+            else:
+                keep = 0
             routines.highlighted = keep
         self._preview()
+
+    def _first_choice(self) -> int:
+        """The row the cursor starts on: in the demo, the first routine that uses the
+        device, so that enter shows the virtual massager at work."""
+        if self.tapp.options.demo:
+            for i, entry in enumerate(self._shown):
+                if entry.timeline is not None and entry.timeline.uses_device:
+                    return i
+        return 0
 
     def on_resize(self) -> None:
         if self.tapp.entries is not None:
