@@ -204,6 +204,12 @@ async def test_q_asks_before_ending(
         await pilot.pause()
         assert isinstance(app.screen, ConfirmEndScreen)
         assert "End this session?" in screen_text(app)
+        # While the question is on screen the session is paused: the clock stands still.
+        assert player.session.state == "paused"
+        assert "Paused while you choose: the motor is off." in screen_text(app)
+        await clock.advance(20)
+        await pilot.pause()
+        assert player.session.segment_remaining() == pytest.approx(28)
         await pilot.press(keys)
         await settle(pilot)
         if ends:
@@ -211,7 +217,26 @@ async def test_q_asks_before_ending(
             assert player.session.status == "stopped"
             assert app.history_store().sessions()[0].status == "stopped"
         else:
+            # "No, go on" resumes where it was.
             assert isinstance(app.screen, PlayerScreen) and player.session.state == "running"
+            assert digits(app) == "00:28"
+            await advance(pilot, clock, 3)
+            assert digits(app) == "00:25"
+
+
+async def test_a_session_paused_before_the_question_stays_paused(
+    make: AppFactory, clock: FakeClock
+) -> None:
+    app = make(settings=QUIET)
+    async with app.run_test(size=(100, 30)) as pilot:
+        player = await start_desk(pilot)
+        await pilot.press("space")
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmEndScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert player.session.state == "paused" and "Paused" in screen_text(app)
 
 
 async def test_breathe_phase_fills_and_empties(make: AppFactory, clock: FakeClock) -> None:

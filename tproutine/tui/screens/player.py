@@ -10,7 +10,8 @@ commands to the session (pause, next, back, intensity, stop the motor, end).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -29,6 +30,8 @@ from tproutine.tui.widgets.meter import Meter
 if TYPE_CHECKING:
     from tproutine.runtime import Runtime
     from tproutine.tui.app import TProutineApp
+
+T = TypeVar("T")
 
 BREATHE_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out"}
 # The titles of the Player's bars line up in a column this wide.
@@ -94,6 +97,7 @@ class ConfirmEndScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-end", classes="dialog"):
             yield Label("End this session?", classes="dialog-title")
+            yield Label("Paused while you choose: the motor is off.", markup=False)
             yield Label("The time so far is saved to your history.", markup=False)
             yield Label("y or enter: end it    n or escape: go on", classes="hint")
         yield Footer(compact=True)
@@ -419,6 +423,23 @@ class PlayerScreen(Screen[None]):
         def answered(end: bool | None) -> None:
             if end:
                 self.session.stop()
-                self.refresh_view()
 
-        self.app.push_screen(ConfirmEndScreen(), answered)
+        self.ask(ConfirmEndScreen(), answered)
+
+    def ask(self, question: ModalScreen[T], answered: Callable[[T | None], None]) -> None:
+        """Show a question over the session, paused (the motor stopped) until it is answered.
+
+        Nobody should be timed, or massaged, while reading a question. The session
+        resumes afterwards only if this paused it, and only if the answer left it
+        paused (an answer that ends the session ends it).
+        """
+        paused_here = self.session.pause()
+        self.refresh_view()
+
+        def done(answer: T | None) -> None:
+            answered(answer)
+            if paused_here and self.session.state == "paused":
+                self.session.resume()
+            self.refresh_view()
+
+        self.app.push_screen(question, done)
