@@ -74,6 +74,12 @@ def _add_session_options(p: argparse.ArgumentParser, *, plain: bool) -> None:
     p.add_argument("--yes", action="store_true", help="acknowledge warnings and the avoid-if list")
 
 
+_ROUTINE_HELP = (
+    "a routine file, or a routine in your library by file name or name "
+    "(e.g. low-back or 'Low back release')"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tproutine",
@@ -87,20 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", metavar="FILE", help="extra routine files for the library")
 
     p = sub.add_parser("run", help="run one routine (in the app, or --plain as text)")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP)
     _add_session_options(p, plain=True)
 
     p = sub.add_parser("validate", help="check routine files")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("show", help="the expanded timeline and the total time")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     sub.add_parser("schema", help="print the JSON Schema of routine files")
 
     p = sub.add_parser("export", help="a handout of a routine for a client")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
     p.add_argument("--format", choices=["md", "html"], required=True)
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
 

@@ -5,26 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from tproutine.commands.common import print_problems
+from tproutine.commands.common import find_or_say, print_problems
 from tproutine.routine.durations import format_clock, format_duration
-from tproutine.routine.loader import load_routine
+from tproutine.routine.loader import parse_routine
 from tproutine.routine.timeline import Segment, Timeline
 from tproutine.yamlsafe import LoadError
 
 
 def validate(files: list[str]) -> int:
     from tproutine.routine.expand import expand
+    from tproutine.share.find import STDIN, STDIN_NAME, RoutineRef
 
     failed = False
     for name in files:
+        # Files only (and `-`): a routine being written is checked where it is.
+        ref = RoutineRef(STDIN_NAME, None) if name == STDIN else RoutineRef(name, Path(name))
         try:
-            expand(load_routine(name))
+            expand(parse_routine(ref.read(), ref.shown))
         except LoadError as err:
             print_problems(err)
             failed = True
         else:
-            print(f"{name}: ok")
+            print(f"{ref.shown}: ok")
     return 1 if failed else 0
 
 
@@ -78,8 +82,11 @@ def render_table(timeline: Timeline) -> str:
 def show(name: str, as_json: bool) -> int:
     from tproutine.routine.expand import expand
 
+    ref = find_or_say(name, stdin=True)
+    if ref is None:
+        return 1
     try:
-        timeline = expand(load_routine(name))
+        timeline = expand(parse_routine(ref.read(), ref.shown))
     except LoadError as err:
         print_problems(err)
         return 1

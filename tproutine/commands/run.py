@@ -23,6 +23,7 @@ from tproutine.commands.common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    find_or_say,
     print_problems,
     quiet_logging,
     say_error,
@@ -222,6 +223,11 @@ async def _run_session(
 
 
 def main(args: argparse.Namespace) -> int:
+    # A file, or a routine of the library by file stem or name (`run low-back`).
+    ref = find_or_say(args.file)
+    if ref is None:
+        return EXIT_FAIL
+    args.file = ref.shown
     if getattr(args, "plain", False):
         return run_plain(args)
     # The app: the routine is checked first, so a broken file is one line on the

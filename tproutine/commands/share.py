@@ -12,9 +12,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from tproutine.commands.common import print_problems
+from tproutine.commands.common import find_or_say, print_problems
 from tproutine.routine.expand import expand
-from tproutine.routine.loader import load_routine
+from tproutine.routine.loader import parse_routine
 from tproutine.yamlsafe import LoadError
 
 EXIT_OK, EXIT_FAIL = 0, 1
@@ -34,12 +34,16 @@ def _same_file(a: str, b: str) -> bool:
 def export(file: str, fmt: str, output: str | None) -> int:
     from tproutine.share.handout import html_handout, markdown_handout
 
+    ref = find_or_say(file, stdin=True)
+    if ref is None:
+        return EXIT_FAIL
     try:
-        loaded = load_routine(file)
+        loaded = parse_routine(ref.read(), ref.shown)
         timeline = expand(loaded)
     except LoadError as err:
         print_problems(err)
         return EXIT_FAIL
+    file = ref.shown
     render = html_handout if fmt == "html" else markdown_handout
     text = render(loaded, timeline)
     if output is None or output == "-":
