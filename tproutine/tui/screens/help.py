@@ -48,7 +48,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("p, left", "back to the start of this segment (the previous one in the first 3 s)"),
             ("+, -", "intensity up or down 10% for the rest of the session"),
             ("s, escape", "stop the motor now; it stays off until you press s again"),
-            ("q", "end the session (asks first: y or enter ends, n or escape goes on)"),
+            ("q", "end the session (asks first, paused meanwhile: y or enter ends, n goes on)"),
         ),
     ),
     (
