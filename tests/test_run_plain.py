@@ -462,9 +462,9 @@ class Terminal:
         )
         self.seen = ""
 
-    def expect(self, text: str, timeout: float = 20.0) -> None:
+    def expect(self, text: str, timeout: float = 20.0, count: int = 1) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.seen:
+        while self.seen.count(text) < count:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"never saw {text!r}; the screen:\n{self.seen}")
@@ -569,3 +569,41 @@ def test_on_a_terminal_declining_the_checklist_does_not_start(tmp_path: Path) ->
         term.expect("not started")
     finally:
         term.close()
+
+
+DEVICE = """\
+format: tproutine/1
+name: With the gun
+get_ready: 0s
+steps:
+  - massage: Glutes
+    duration: 60s
+    device: {intensity: 30%}
+"""
+
+
+def test_with_a_device_q_asks_and_a_pause_is_one_line(tmp_path: Path) -> None:
+    routine = write(tmp_path, "gun.yaml", DEVICE)
+    term = Terminal(tmp_path, str(routine), "--plain", "--adapter", "sim")
+    try:
+        term.expect("Pain right now")
+        term.send("\n")
+        term.expect("Device · 30%")
+        term.send(" ")
+        term.expect("Paused, the motor off (space to resume)")
+        term.send(" ")
+        term.expect("Resumed")
+        term.send("q")
+        term.expect("End this session? y or enter ends it; any other key goes on.")
+        term.send("n")
+        term.expect("Resumed", count=2)
+        term.send("q")
+        term.expect("End this session?", count=2)
+        term.send("y")
+        term.expect("Stopped · With the gun")
+        term.expect("Pain now")
+        term.send("\n")
+        assert term.finish() == 0
+    finally:
+        term.close()
+    assert "stop · level 0 · paused" not in term.seen and "level 0 · paused" not in term.seen
