@@ -94,3 +94,11 @@ def test_file_problems_name_the_file_without_a_line(tmp_path: Path) -> None:
         "nowhere.yaml: no such file",
         f"{tmp_path}: this is a folder, not a routine file",
     ]
+
+
+def test_the_docs_stand_on_their_own() -> None:
+    # Readers have the docs folder and the README, not the project's working notes.
+    repo = Path(__file__).resolve().parents[1]
+    for page in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        assert "spec/" not in text and "shared/" not in text, page.name

@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 import zipfile
@@ -79,6 +80,52 @@ def test_a_plain_install_brings_the_virtual_massager(built: Built) -> None:
         meta = email.message_from_bytes(wheel.read(member))
     requires = meta.get_all("Requires-Dist") or []
     assert any(r.startswith("bumble==0.0.236") and "extra" not in r for r in requires), requires
+
+
+# ---------------------------------------------------------------- the package
+
+
+def test_the_licence_is_in_the_sdist_and_the_wheel(built: Built) -> None:
+    licence = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("MIT License")
+    with tarfile.open(built.sdist) as sdist:
+        names = {Path(n).relative_to(Path(n).parts[0]).as_posix() for n in sdist.getnames()}
+        assert "LICENSE" in names
+    with zipfile.ZipFile(built.wheel) as wheel:
+        [member] = [n for n in wheel.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert wheel.read(member).decode("utf-8") == licence
+
+
+def _metadata(built: Built) -> email.message.Message:
+    with zipfile.ZipFile(built.wheel) as wheel:
+        [member] = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+        return email.message_from_bytes(wheel.read(member))
+
+
+def test_the_wheel_says_where_it_comes_from_and_what_it_runs_on(built: Built) -> None:
+    meta = _metadata(built)
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [])
+    assert {"Homepage", "Documentation", "Source", "Issues"} <= set(urls), urls
+    assert all(u.startswith("https://") for u in urls.values())
+    classifiers = set(meta.get_all("Classifier") or [])
+    assert any(c.startswith("Development Status ::") for c in classifiers)
+    assert any(c.startswith("Operating System ::") for c in classifiers)
+    for version in ("3.10", "3.11", "3.12", "3.13"):
+        assert f"Programming Language :: Python :: {version}" in classifiers
+    assert meta["License-Expression"] == "MIT"
+    assert meta["License-File"] == "LICENSE"
+
+
+def test_the_readme_on_the_package_index_links_to_real_pages(built: Built) -> None:
+    # A package index shows the README without the repository around it: a relative
+    # link there leads nowhere.
+    body = _metadata(built).get_payload()
+    assert isinstance(body, str)
+    assert "pipx install tproutine" in body
+    links = [part.split(")", 1)[0] for part in body.split("](")[1:]]
+    assert links, "the README has links to the docs"
+    for link in links:
+        assert link.startswith("https://"), link
 
 
 # ---------------------------------------------------------------- the demo
