@@ -79,7 +79,7 @@ ask() { COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
 ask tproutine ''
 ask tproutine dev
 ask tproutine devices ''
-ask tproutine run --ad
+ask tproutine run --ada
 ask tproutine run --adapter ''
 ask tproutine export x --format ''
 ask tproutine run low
@@ -149,7 +149,7 @@ def test_zsh_completes_commands_options_values_and_routines(
 
 FISH_ASK = """
 source (tproutine completion fish | psub)
-for line in 'tproutine dev' 'tproutine devices ' 'tproutine run --ad' \\
+for line in 'tproutine dev' 'tproutine devices ' 'tproutine run --ada' \\
         'tproutine run --adapter ' 'tproutine run low' 'tproutine history export --format '
     echo "== $line"
     complete -C "$line"
@@ -167,7 +167,7 @@ def test_fish_completes_commands_options_values_and_routines(
         answers[line.strip()] = [r.split("\t")[0] for r in rest]
     assert answers["tproutine dev"] == ["devices"]
     assert answers["tproutine devices"] == ["info", "profiles", "scan"]
-    assert answers["tproutine run --ad"] == ["--adapter"]
+    assert answers["tproutine run --ada"] == ["--adapter"]
     assert answers["tproutine run --adapter"] == ["none", "sim", "system"]
     assert answers["tproutine run low"] == ["low-back"]
-    assert answers["tproutine history export --format"] == ["csv", "json", "md"]
+    assert answers["tproutine history export --format"] == ["csv", "html", "json", "md"]

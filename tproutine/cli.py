@@ -125,21 +125,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP)
     _add_session_options(p, plain=True)
+    p.add_argument("--adjust", metavar="ADJ", help="apply this adjustment file")
+    p.add_argument(
+        "--no-adjust",
+        action="store_true",
+        help="run the routine as written, without the adjustment in your library",
+    )
 
     p = _command(
         sub,
         "validate",
-        "check routine files",
+        "check routine and adjustment files",
         "Prints `FILE: ok`, or every mistake as `FILE:LINE:COL: where: what is wrong`; "
         "exits 1 if any file is invalid.",
     )
     p.add_argument(
-        "files", nargs="+", metavar="FILE", help="routine files to check; - reads standard input"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="routine or adjustment files to check; - reads a routine on standard input",
     )
 
     p = _command(sub, "show", "print the expanded timeline and the total time")
     p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--adjust", metavar="ADJ", help="show it with this adjustment file applied")
 
     _command(
         sub,
@@ -207,16 +217,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop the motor after this long without a command (0 = never)",
     )
 
+    p = _command(sub, "due", "show what the plans in your library ask for this week")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--include-previews",
+        action="store_true",
+        help="count preview runs (--speed other than 1) as sessions done",
+    )
+
+    p = _command(sub, "calendar", "write reminders for planned routines, for your calendar (.ics)")
+    p.add_argument(
+        "routines", nargs="*", metavar="FILE|NAME", help="routine files or names (default: all)"
+    )
+    p.add_argument("-o", "--output", metavar="OUT.ics", help="write here instead of stdout")
+    p.add_argument("--start", metavar="DATE", help="first day of the plan (default: today)")
+
     p = _command(sub, "history", "list past sessions, newest first")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION")
     h = _command(hsub, "export", "write a report of past sessions for your practitioner")
     h.add_argument(
-        "--format", choices=["csv", "json", "md"], required=True, help="csv, json or md (Markdown)"
+        "--format",
+        choices=["csv", "json", "md", "html"],
+        required=True,
+        help="csv, json, md (Markdown) or html (with charts)",
     )
     h.add_argument("--routine", metavar="NAME", help="only this routine")
     h.add_argument("--since", metavar="DATE", help="only sessions on or after DATE (YYYY-MM-DD)")
     h.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    h.add_argument(
+        "--include-previews",
+        action="store_true",
+        help="also report preview runs (run with --speed other than 1)",
+    )
 
     p = _command(
         sub,
@@ -246,6 +279,8 @@ _COMMANDS = {
     "devices": "devices",
     "sim": "sim",
     "history": "history",
+    "due": "due",
+    "calendar": "calendar",
     "completion": "completion",
 }
 
