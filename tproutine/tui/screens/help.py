@@ -26,8 +26,11 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("up, down", "choose a routine (the preview shows it)"),
             ("enter", "start the highlighted routine (due ones are listed first, marked ●)"),
+            ("◆", "marks a routine that drives a massage device"),
             ("e", "start it easier today: holds and stretches ×0.75, pressure −1, device −10"),
-            ("/", "search by name, tag, area or author; escape clears it"),
+            ("/", "search by name, tag, area or author: the best match comes first"),
+            ("enter, escape", "in the search: pick the best match, or back to the list"),
+            ("escape", "in the list: clear the search"),
             ("d", "devices"),
             ("h", "history"),
             ("q", "quit"),
