@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from tproutine.routine import model as m
 from tproutine.routine.timeline import Timeline
+from tproutine.routine.uses import resolve_uses
 from tproutine.suggest import suggest
 from tproutine.yamlsafe import Document, LoadError, Problem, describe_value, load_yaml
 
@@ -228,11 +229,12 @@ def _check_semantics(routine: m.Routine, doc: Document) -> list[Problem]:
 def parse_routine(raw: bytes | str, file: str) -> LoadedRoutine:
     """Validate a routine from its bytes; ``file`` is the name used in messages."""
     doc = load_yaml(raw, file, what=WHAT)
+    uses = resolve_uses(doc)  # `- use: ID` steps become their catalogue steps (uses.py)
     try:
         routine = m.Routine.model_validate(doc.data)
     except ValidationError as exc:
-        raise LoadError(_validation_problems(exc, doc)) from None
-    problems = _check_semantics(routine, doc)
+        raise LoadError(uses.explain(_validation_problems(exc, doc))) from None
+    problems = uses.explain(_check_semantics(routine, doc))
     if problems:
         raise LoadError(problems)
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
