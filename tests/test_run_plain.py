@@ -193,6 +193,7 @@ def test_a_small_routine_prints_one_line_per_event(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.splitlines() == [
+        "Preview at 20× speed: kept in your history as a preview, not counted as a session done.",
         "00:00  Small · 30s · 5 segments",
         "00:00  Get ready · 2s",
         "00:02  Hold · Piriformis · rep 1 of 2 · 10s · pressure 5/10",

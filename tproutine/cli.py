@@ -89,13 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one routine (in the app, or --plain as text)")
     p.add_argument("file", metavar="FILE")
     _add_session_options(p, plain=True)
+    p.add_argument("--adjust", metavar="ADJ", help="apply this adjustment file")
+    p.add_argument(
+        "--no-adjust",
+        action="store_true",
+        help="run the routine as written, without the adjustment in your library",
+    )
 
-    p = sub.add_parser("validate", help="check routine files")
+    p = sub.add_parser("validate", help="check routine and adjustment files")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("show", help="the expanded timeline and the total time")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--adjust", metavar="ADJ", help="show it with this adjustment file applied")
 
     sub.add_parser("schema", help="print the JSON Schema of routine files")
 
@@ -141,14 +148,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop the motor after this long without a command (0 = never)",
     )
 
+    p = sub.add_parser("due", help="what the plans in your library ask for this week")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--include-previews",
+        action="store_true",
+        help="count preview runs (--speed other than 1) as sessions done",
+    )
+
+    p = sub.add_parser("calendar", help="reminders for planned routines, for your calendar (.ics)")
+    p.add_argument(
+        "routines", nargs="*", metavar="FILE|NAME", help="routine files or names (default: all)"
+    )
+    p.add_argument("-o", "--output", metavar="OUT.ics", help="write here instead of stdout")
+    p.add_argument("--start", metavar="DATE", help="first day of the plan (default: today)")
+
     p = sub.add_parser("history", help="past sessions")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION")
     h = hsub.add_parser("export", help="a report of past sessions")
-    h.add_argument("--format", choices=["csv", "json", "md"], required=True)
+    h.add_argument("--format", choices=["csv", "json", "md", "html"], required=True)
     h.add_argument("--routine", metavar="NAME", help="only this routine")
     h.add_argument("--since", metavar="DATE", help="only sessions on or after DATE (YYYY-MM-DD)")
     h.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    h.add_argument(
+        "--include-previews",
+        action="store_true",
+        help="also report preview runs (run with --speed other than 1)",
+    )
     return parser
 
 
@@ -166,6 +193,8 @@ _COMMANDS = {
     "devices": "devices",
     "sim": "sim",
     "history": "history",
+    "due": "due",
+    "calendar": "calendar",
 }
 
 

@@ -48,6 +48,11 @@ def user_routines_dir() -> Path:
     return data_dir() / "routines"
 
 
+def user_adjustments_dir() -> Path:
+    """Adjustment files (``tproutine-adjust/1``) that apply to the routines they name."""
+    return data_dir() / "adjustments"
+
+
 def user_devices_dir() -> Path:
     return config_dir() / "devices"
 

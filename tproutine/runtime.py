@@ -214,6 +214,7 @@ def build_runtime(
     pain_before: int | None = None,
     device: DeviceLink | None = None,
     report: Report | None = None,
+    preview: bool | None = None,
 ) -> Runtime:
     """Build a session and subscribe its listeners.
 
@@ -224,7 +225,8 @@ def build_runtime(
     at the default path (or ``history_path``, or the given ``store``) unless
     ``history`` is False; sessions left running by a dead process are marked
     ``interrupted`` first. Problems that do not stop a routine (a read-only data
-    folder, a missing voice program) go to ``report``, once each.
+    folder, a missing voice program) go to ``report``, once each. A ``preview``
+    session (default: ``speed`` other than 1) is recorded but never counted as done.
     """
     settings = settings or Settings()
     clock = clock or RealClock(speed)
@@ -250,7 +252,13 @@ def build_runtime(
         store = HistoryStore.open(history_path)
     if store is not None:
         store.mark_interrupted()
-    recorder = HistoryRecorder(timeline, file, pain_before, store) if store is not None else None
+    if preview is None:
+        preview = speed != 1.0
+    recorder = (
+        HistoryRecorder(timeline, file, pain_before, store, preview=preview)
+        if store is not None
+        else None
+    )
     if voice is True:
         argv = settings.speech_command()
     elif voice is False or voice is None:

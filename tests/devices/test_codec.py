@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tproutine.devices import codec
+from tproutine.devices import codec, profile, template
 from tproutine.devices.codec import (
     Clamp,
     Command,
     Reading,
-    TemplateError,
     clamp_level,
     decode_battery_level,
     decode_command,
@@ -30,10 +31,10 @@ from tproutine.devices.codec import (
     encode_state,
     encode_stop,
     level_to_percent,
-    parse_template,
     percent_to_level,
 )
 from tproutine.devices.profile import DeviceProfile, load_profile_set, parse_profile
+from tproutine.devices.template import TemplateError, parse_template
 
 SHIPPED = load_profile_set(user=False).profiles
 IDS = sorted(SHIPPED)
@@ -624,12 +625,22 @@ def test_encode_battery_level() -> None:
         encode_battery_level(101)
 
 
-def test_module_documents_every_public_function() -> None:
-    for name in dir(codec):
-        obj = getattr(codec, name)
+@pytest.mark.parametrize("module", [codec, template])
+def test_module_documents_every_public_function(module: ModuleType) -> None:
+    for name in dir(module):
+        obj = getattr(module, name)
         if (
             callable(obj)
             and not name.startswith("_")
-            and getattr(obj, "__module__", "") == codec.__name__
+            and getattr(obj, "__module__", "") == module.__name__
         ):
             assert obj.__doc__, name
+
+
+def test_the_codec_layers_import_one_way() -> None:
+    """template <- profile <- codec: no circle, not even one for type checking."""
+    for module, forbidden in ((template, ("profile", "codec")), (profile, ("codec",))):
+        text = Path(module.__file__ or "").read_text()
+        for name in forbidden:
+            assert f"from tproutine.devices.{name} import" not in text, (module.__name__, name)
+            assert f"import tproutine.devices.{name}" not in text, (module.__name__, name)

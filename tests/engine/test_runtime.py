@@ -103,6 +103,19 @@ async def test_a_stopped_session_is_recorded_as_stopped(tmp_path: Path) -> None:
         assert skipped == [False, True]
 
 
+async def test_a_run_at_another_speed_is_recorded_as_a_preview(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    for speed in (1.0, 100.0):
+        rt = build_runtime(TL, clock=FakeClock(), speed=speed, history_path=db)
+        assert rt.recorder is not None and rt.recorder.preview is (speed != 1.0)
+        assert await drive(rt) == "completed"
+        rt.close()
+    with HistoryStore.open(db) as store:
+        preview, real = store.sessions()
+        assert preview.preview and not preview.counts
+        assert not real.preview and real.counts
+
+
 async def test_an_unwritable_data_folder_is_reported_and_the_session_runs(tmp_path: Path) -> None:
     # A folder that cannot be created (its parent is a file) fails for root too,
     # where a chmod'ed folder would not.

@@ -112,6 +112,8 @@ def test_json_is_the_spec_array(history: list[int], capsys: pytest.CaptureFixtur
         "segments_total": 2,
         "pain_before": 5,
         "pain_after": 2,
+        "preview": False,
+        "adjustment": None,
     }
 
 
@@ -297,3 +299,73 @@ def test_history_does_not_import_the_tui_or_bluetooth(xdg: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+# --- previews and what leaves the computer (issue 12, item 6) ------------------------------
+
+
+def test_a_preview_is_listed_as_one_and_left_out_of_reports(
+    xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with HistoryStore.open() as store:
+        real = add_session(store, "Hips", 2)
+        preview = store.start_session(
+            routine="Hips", file="/home/sam/Private/hips.yaml", content_hash="h",
+            segments_total=2, planned_s=120.0, preview=True,
+            started_at=datetime(2026, 11, 3, 9, 0, tzinfo=UTC),
+        )  # fmt: skip
+        store.finish_session(preview, "completed")
+    code, out, _ = run(["history"], capsys)
+    assert code == 0
+    assert "completed, preview" in out.splitlines()[1]
+    code, out, err = run(["history", "export", "--format", "json"], capsys)
+    assert [r["id"] for r in json.loads(out)] == [real]
+    assert "left out 1 preview run (--speed other than 1)" in err
+    code, out, err = run(["history", "export", "--format", "json", "--include-previews"], capsys)
+    records = json.loads(out)
+    assert [r["id"] for r in records] == [preview, real]
+    assert records[0]["preview"] is True and "left out" not in err
+    code, out, _ = run(["history", "export", "--format", "md"], capsys)
+    assert "preview" not in out and "Sessions: 1 over 1 week" in out
+
+
+def test_reports_name_the_routine_file_without_its_folders(
+    xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with HistoryStore.open() as store:
+        sid = store.start_session(
+            routine="Hips", file="/home/sam/Private/clients/hips.yaml", content_hash="h",
+            segments_total=2, planned_s=120.0, plan_per_week=3, plan_weeks=6,
+            adjustment="time ×0.75", adjustment_hash="a" * 64,
+            started_at=datetime(2026, 11, 3, 9, 0, tzinfo=UTC),
+        )  # fmt: skip
+        store.finish_session(sid, "completed")
+    for fmt in ("csv", "json", "md"):
+        code, out, _ = run(["history", "export", "--format", fmt], capsys)
+        assert code == 0
+        assert "/home/sam" not in out and "Private" not in out, fmt
+        assert "hips.yaml" in out
+    code, out, _ = run(["history", "export", "--format", "csv"], capsys)
+    (record,) = csv.DictReader(io.StringIO(out))
+    assert record["file"] == "hips.yaml"
+    assert (record["preview"], record["plan_per_week"], record["plan_weeks"]) == ("0", "3", "6")
+    assert record["adjustment"] == "time ×0.75" and record["adjustment_hash"] == "a" * 64
+    code, out, _ = run(["history", "export", "--format", "md"], capsys)
+    assert "- Plan: 3 times a week for 6 weeks" in out
+    assert "- Adjusted sessions: 1 of 1 (time ×0.75)" in out
+    assert "| completed, adjusted |" in out
+
+
+def test_html_export_with_charts(
+    history: list[int], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    code, _, err = run(["history", "export", "--format", "html", "-o", str(out)], capsys)
+    assert code == 0 and "Wrote 3 sessions" in err
+    page = out.read_text(encoding="utf-8")
+    assert page.count("<h2>") == 2 and page.count("<svg") == 4
+
+
+def test_html_export_of_nothing_says_so(xdg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["history", "export", "--format", "html"], capsys)
+    assert (code, out) == (0, "") and "No sessions in the history yet." in err

@@ -265,3 +265,24 @@ async def test_the_real_engine_on_a_fake_clock_is_recorded(store: HistoryStore) 
     assert [r.actual_s for r in records] == pytest.approx([5.0, 60.0, 5.0, 30.0])
     # The engine's figure for the massage (its setting at the segment's end) is kept.
     assert records[2].percent == 50.0 and records[1].percent is None
+
+
+def test_a_preview_an_adjustment_and_the_plan_are_recorded(store: HistoryStore) -> None:
+    from dataclasses import replace
+
+    from tproutine.routine.loader import parse_routine
+    from tproutine.routine.timeline import AdjustmentNote
+
+    plan = parse_routine(
+        "format: tproutine/1\nname: X\nplan: {per_week: 3, weeks: 6}\nsteps: [{rest: 5s}]\n", "x"
+    ).routine.plan
+    note = AdjustmentNote("ab" * 32, "time ×0.75; Doorway chest stretch: skipped")
+    timeline = replace(TIMELINE, plan=plan, adjustment=note)
+    recorder = HistoryRecorder(timeline, None, None, store, now=Clock(), preview=True)
+    for event in SESSION:
+        recorder(event)
+    [row] = store.sessions()
+    assert row.preview and not row.counts
+    assert (row.adjustment_hash, row.adjustment) == (note.hash, note.summary)
+    assert (row.plan_per_week, row.plan_weeks) == (3, 6)
+    assert row.file == "routines/lower-back.yaml"  # the timeline's source

@@ -35,6 +35,8 @@ SPEC_KEYS = [
     "pain_before",
     "pain_after",
 ]
+# Added after the spec's keys (docs/cli.md, "Extensions to the contract").
+EXTENSION_KEYS = ["preview", "adjustment"]
 
 
 def seg(index: int, *, skipped: bool = False, actual: float = 30.0) -> SegmentRecord:
@@ -151,13 +153,13 @@ def test_pain_outside_0_to_10_is_refused(store: HistoryStore, bad: object) -> No
         store.set_pain(sid, after=bad)  # type: ignore[arg-type]
 
 
-def test_json_has_exactly_the_spec_shape(store: HistoryStore) -> None:
+def test_json_has_the_spec_shape_then_the_extensions(store: HistoryStore) -> None:
     sid = new_session(store)
     for i in range(3):
         store.record_segment(sid, seg(i))
     store.finish_session(sid, "completed", pain_after=3, ended_at=T0 + timedelta(seconds=762))
     [item] = store.session_json()
-    assert list(item) == SPEC_KEYS
+    assert list(item) == SPEC_KEYS + EXTENSION_KEYS
     assert item == {
         "id": sid,
         "routine": "Lower back release",
@@ -169,6 +171,8 @@ def test_json_has_exactly_the_spec_shape(store: HistoryStore) -> None:
         "segments_total": 3,
         "pain_before": 6,
         "pain_after": 3,
+        "preview": False,
+        "adjustment": None,
     }
 
 
@@ -448,3 +452,100 @@ def test_a_full_disk_turns_the_store_off_with_one_message(store: HistoryStore) -
     # What was committed before is still there.
     [row] = store.sessions()
     assert (row.status, row.segments_done) == ("running", 1)
+
+
+# --- schema 2: previews, adjustments, plans -------------------------------------------------
+
+V1_DATABASE = Path(__file__).resolve().parent / "data" / "history-v1.sqlite3"
+
+
+def test_a_schema_1_history_is_upgraded_in_place(tmp_path: Path) -> None:
+    # history-v1.sqlite3 was written by the schema-1 store (three sessions, 2026-11).
+    db = tmp_path / "history.sqlite3"
+    db.write_bytes(V1_DATABASE.read_bytes())
+    with raw(db) as before:
+        assert before.execute("PRAGMA user_version").fetchone()[0] == 1
+    with HistoryStore.open(db) as store:
+        assert store.available and store.messages == []
+        rows = store.sessions()
+        assert [(r.status, r.segments_done, r.pain_before, r.pain_after) for r in rows] == [
+            ("completed", 3, 5, 3),
+            ("stopped", 1, 5, None),
+            ("completed", 3, 6, 4),
+        ]
+        # Old sessions were real sessions with nothing adjusted and no plan recorded.
+        assert all(not r.preview and r.adjustment is None for r in rows)
+        assert all(r.plan_per_week is None for r in rows)
+        assert len(store.segments(rows[0].id)) == 3
+        # And the upgraded file takes the new columns.
+        sid = store.start_session(
+            routine="Neck and shoulders", file="neck.yaml", content_hash="cd" * 32,
+            segments_total=3, planned_s=90.0, preview=True, adjustment_hash="ef" * 32,
+            adjustment="time ×0.75", plan_per_week=3, plan_weeks=6,
+        )  # fmt: skip
+        new = store.session(sid)
+        assert new is not None
+        assert (new.preview, new.adjustment, new.plan_per_week, new.plan_weeks) == (
+            True, "time ×0.75", 3, 6,
+        )  # fmt: skip
+    with raw(db) as after:
+        assert after.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert not list(after.execute("PRAGMA foreign_key_check"))
+        assert after.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # No copy was moved aside: the file was upgraded, not replaced.
+    assert {p.name for p in tmp_path.iterdir()} <= {db.name, db.name + "-wal", db.name + "-shm"}
+
+
+def test_a_schema_1_history_on_a_read_only_medium_is_still_read(tmp_path: Path) -> None:
+    from tproutine.history.store import _open_read_only
+
+    db = tmp_path / "history.sqlite3"
+    db.write_bytes(V1_DATABASE.read_bytes())
+    conn = _open_read_only(db)
+    assert conn is not None
+    store = HistoryStore(db, conn, writable=False, messages=[], marker=ProcessMarker.current())
+    rows = store.sessions(previews=False)
+    assert len(rows) == 3 and not any(r.preview for r in rows)
+    store.close()
+
+
+def test_previews_are_kept_but_can_be_left_out(store: HistoryStore) -> None:
+    real = new_session(store)
+    preview = new_session(store, preview=True, started_at=T0 + timedelta(hours=1))
+    assert [r.id for r in store.sessions()] == [preview, real]
+    assert [r.id for r in store.sessions(previews=False)] == [real]
+    assert store.count() == 2 and store.count(previews=False) == 1
+    assert store.session_json()[0]["preview"] is True
+
+
+def test_limit_keeps_the_newest(store: HistoryStore) -> None:
+    ids = [new_session(store, started_at=T0 + timedelta(days=i)) for i in range(5)]
+    assert [r.id for r in store.sessions(limit=2)] == ids[::-1][:2]
+    assert [r.id for r in store.sessions("LOWER back release", limit=3)] == ids[::-1][:3]
+    assert [r.id for r in store.sessions(limit=2, offset=2)] == ids[::-1][2:4]
+    assert [r.id for r in store.sessions("Lower back release", limit=2, offset=4)] == [ids[0]]
+
+
+@pytest.mark.parametrize(
+    ("status", "done", "total", "preview", "counts"),
+    [
+        ("completed", 3, 3, False, True),
+        ("completed", 3, 3, True, False),
+        ("stopped", 5, 10, False, True),
+        ("stopped", 4, 10, False, False),
+        ("interrupted", 5, 10, False, True),
+        ("interrupted", 1, 10, False, False),
+        ("running", 10, 10, False, False),
+        ("stopped", 0, 0, False, False),
+    ],
+)
+def test_which_sessions_count(
+    store: HistoryStore, status: str, done: int, total: int, preview: bool, counts: bool
+) -> None:
+    from dataclasses import replace
+
+    sid = new_session(store, preview=preview)
+    row = store.session(sid)
+    assert row is not None
+    row = replace(row, status=status, segments_done=done, segments_total=total)  # type: ignore[arg-type]
+    assert row.counts is counts

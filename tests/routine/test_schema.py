@@ -141,6 +141,11 @@ VALID = [
     HEAD + "get_ready: off\ndefaults: {device: off, rest: 0s}\n" + STEP,
     HEAD + "get_ready: 1h\n" + STEP,
     HEAD + "summary:\ndescription: ''\nauthor:\ntags: []\nsafety: {}\n" + STEP,
+    HEAD + "plan: {per_week: 1}\n" + STEP,
+    HEAD + "plan: {per_week: 14, weeks: 104, reminder: '8:00'}\n" + STEP,
+    HEAD + "plan:\n  per_week: 3\n  reminder: 18:30\n" + STEP,
+    HEAD + "plan:\n  per_week: 3\n  reminder: [' 07:05 ', 23:59, '0:00']\n" + STEP,
+    T + "  - hold: A\n    id: upper-trap_2\n    duration: 5\n  - rest: 5s\n    id: R\n",
 ]
 
 # Refused by the loader and by the schema.
@@ -218,6 +223,32 @@ INVALID = [
     HEAD + "defaults: {pressure: 11}\n" + STEP,
     HEAD + "safety: {warnings: a}\n" + STEP,
     HEAD + "safety: {warnings: [1]}\n" + STEP,
+    HEAD + "plan: {}\n" + STEP,
+    HEAD + "plan: 3\n" + STEP,
+    HEAD + "plan: {per_week: 0}\n" + STEP,
+    HEAD + "plan: {per_week: 15}\n" + STEP,
+    HEAD + "plan: {per_week: '3'}\n" + STEP,
+    HEAD + "plan: {per_week: 3, weeks: 0}\n" + STEP,
+    HEAD + "plan: {per_week: 3, weeks: 105}\n" + STEP,
+    HEAD + "plan: {per_week: 3, often: yes}\n" + STEP,
+    HEAD + "plan: {per_week: 3, reminder: '25:00'}\n" + STEP,
+    HEAD + "plan:\n  per_week: 3\n  reminder: 25:00\n" + STEP,
+    HEAD + "plan:\n  per_week: 3\n  reminder: 1:00:00\n" + STEP,
+    HEAD + "plan:\n  per_week: 3\n  reminder: 18:30.5\n" + STEP,
+    HEAD + "plan: {per_week: 3, reminder: 8}\n" + STEP,
+    HEAD + "plan: {per_week: 3, reminder: '8'}\n" + STEP,
+    HEAD + "plan: {per_week: 3, reminder: '08:00:00'}\n" + STEP,
+    HEAD + "plan: {per_week: 3, reminder: '12:60'}\n" + STEP,
+    HEAD + "plan: {per_week: 3, reminder: []}\n" + STEP,
+    HEAD
+    + "plan: {per_week: 3, reminder: ['1:00', '2:00', '3:00', '4:00', '5:00', '6:00', '7:00']}\n"
+    + STEP,
+    HEAD + "plan: {per_week: 3, reminder:}\n" + STEP,
+    T + "  - hold: A\n    id: a b\n    duration: 5\n",
+    T + "  - hold: A\n    id: -a\n    duration: 5\n",
+    T + "  - hold: A\n    id: ''\n    duration: 5\n",
+    T + "  - hold: A\n    id: 5\n    duration: 5\n",
+    T + "  - repeat: 2\n    id: r\n    steps: [{rest: 5s}]\n",
 ]
 
 # Refused by the loader for reasons the schema does not express (and accepted by it):
@@ -243,6 +274,8 @@ CROSS_FIELD = {
     "more than 8 hours": T + "  - repeat: 9\n    steps: [{rest: 1h}]\n",
     "a duration text over an hour (the pattern sees the shape, not the size)": T
     + "  - hold: A\n    duration: 2h\n",
+    "two steps with the same id": T
+    + "  - hold: A\n    id: a\n    duration: 5\n  - rest: 5s\n    id: a\n",
     "a whole number written as 3.0 (JSON Schema calls it an integer)": T
     + "  - hold: A\n    duration: 5\n    reps: 3.0\n",
 }

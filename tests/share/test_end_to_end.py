@@ -137,21 +137,35 @@ def test_client_runs_it_and_sends_a_report(tmp_path: Path) -> None:
     assert lines[-1] == {**lines[-1], "event": "session_end", "status": "completed"}
 
     _needs("tproutine.commands.history", "`tproutine history export`")
-    report = _ok(_tproutine("history", "export", "--format", "md", cwd=home, home=home))
-    assert "desk days" in report
+    # A run at 1000× is a preview: kept, but no report counts it unless asked to.
+    empty = _tproutine("history", "export", "--format", "md", cwd=home, home=home)
+    assert empty.returncode == 0 and "desk days" not in empty.stdout
+    assert "left out 1 preview run" in empty.stderr
+    previews = ("--include-previews",)
+    report = _ok(_tproutine("history", "export", "--format", "md", *previews, cwd=home, home=home))
+    assert "desk days" in report and "completed, preview" in report
     rows = list(
         csv.DictReader(
             io.StringIO(
-                _ok(_tproutine("history", "export", "--format", "csv", cwd=home, home=home))
+                _ok(
+                    _tproutine(
+                        "history", "export", "--format", "csv", *previews, cwd=home, home=home
+                    )
+                )
             )
         )
     )
     assert len(rows) == 1
     assert rows[0]["routine"] == NAME
-    assert rows[0]["status"] == "completed"
-    # The report names the exact version the practitioner sent.
+    assert rows[0]["status"] == "completed" and rows[0]["preview"] == "1"
+    # The report names the exact version the practitioner sent, and no folder of the client's.
     assert rows[0]["content_hash"] == hashlib.sha256(routine.read_bytes()).hexdigest()
-    _ok(_tproutine("history", "export", "--format", "md", "-o", "report.md", cwd=home, home=home))
+    assert rows[0]["file"] == added.name
+    _ok(
+        _tproutine(
+            "history", "export", "--format", "md", "-o", "report.md", *previews, cwd=home, home=home
+        )
+    )
     assert "desk days" in (home / "report.md").read_text(encoding="utf-8")
 
 

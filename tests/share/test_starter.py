@@ -69,6 +69,8 @@ def test_the_starter_validates_and_uses_every_feature() -> None:
     assert routine.author and routine.summary and routine.description and routine.tags
     assert "x-practice" in yaml.safe_load(text)
     assert timeline.uses_device and not timeline.device_specific
+    assert routine.plan is not None and routine.plan.weeks and routine.plan.reminder
+    assert any(getattr(s, "id", None) for s in steps)
 
 
 def test_the_starter_names_the_schema_and_how_to_get_it_offline() -> None:

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from tproutine.engine.clock import FakeClock
 from tproutine.history.store import FinalStatus, HistoryStore, SegmentRecord
 from tproutine.tui.messages import HistoryExported
-from tproutine.tui.screens.history import ExportScreen, HistoryScreen, trend_text
+from tproutine.tui.screens.history import ExportScreen, HistoryScreen
 
 from .conftest import AppFactory, flat, library_ready, screen_text
 
@@ -77,9 +77,10 @@ async def test_sessions_newest_first_with_status_time_and_pain(make: AppFactory)
         assert "Calf massage" in lines[1] and "6 → 4" in lines[1]
         assert "completed" in lines[2] and "1:00" in lines[2] and "7 → 5" in lines[2]
         text = flat(screen_text(app))
-        assert "Pain trend, oldest → newest" in text
-        assert "before ▆▅▅ first 7, latest 5" in text
-        assert "after ▅▄· first 5, latest 4" in text
+        # The chart is the newest session's routine: its two sessions that count (the
+        # stopped one had half of its segments done).
+        assert "Desk neck reset · pain before and after" in text
+        assert "2 sessions; pain first 7→5, latest 5→–; latest week 1" in text
         assert "3 sessions, newest first." in text
 
 
@@ -88,11 +89,19 @@ async def test_an_empty_history_says_so(make: AppFactory) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await open_history(pilot)
         text = flat(screen_text(app))
-        assert "No sessions yet." in text and "no ratings yet" in text
+        assert "No sessions yet." in text and "the charts appear after the first one" in text
 
 
-def test_trend_without_ratings() -> None:
-    assert "no ratings yet" in trend_text([]).plain
+async def test_the_chart_follows_the_highlighted_routine(make: AppFactory) -> None:
+    seed()
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_history(pilot)
+        assert screen.chart_routine == "Desk neck reset"
+        await pilot.press("down")
+        await pilot.pause()
+        assert screen.chart_routine == "Calf massage"
+        assert "1 session; pain first 6→4, latest 6→4" in flat(screen_text(app))
 
 
 async def test_export_each_format_to_the_folder_and_say_where(make: AppFactory, xdg: Path) -> None:
@@ -103,7 +112,7 @@ async def test_export_each_format_to_the_folder_and_say_where(make: AppFactory, 
     app = make(export_dir=out)
     async with app.run_test(size=(120, 36), message_hook=seen.append) as pilot:
         await open_history(pilot)
-        for key, suffix in (("c", ".csv"), ("j", ".json"), ("m", ".md")):
+        for key, suffix in (("c", ".csv"), ("j", ".json"), ("m", ".md"), ("h", ".html")):
             await pilot.press("e")
             await pilot.pause()
             assert isinstance(app.screen, ExportScreen)
@@ -114,12 +123,14 @@ async def test_export_each_format_to_the_folder_and_say_where(make: AppFactory, 
             assert len(files) == 1, suffix
             assert f"Exported to {files[0]}" in flat(screen_text(app))
         done = {id(m): m for m in seen if isinstance(m, HistoryExported)}
-        assert len(done) == 3 and all(m.error is None for m in done.values())
+        assert len(done) == 4 and all(m.error is None for m in done.values())
     rows = list(csv.DictReader(next(out.glob("*.csv")).open()))
     assert [r["status"] for r in rows] == ["stopped", "completed", "completed"]
     data = json.loads(next(out.glob("*.json")).read_text())
     assert [d["pain_before"] for d in data] == [5, 6, 7]
     assert "# Self-care sessions" in next(out.glob("*.md")).read_text()
+    page = next(out.glob("*.html")).read_text()
+    assert "<h1>Self-care sessions</h1>" in page and page.count("<svg") == 4
 
 
 async def test_escape_cancels_the_export(make: AppFactory, xdg: Path) -> None:
@@ -159,3 +170,32 @@ async def test_a_finished_session_shows_when_coming_back(
         await pilot.pause()
         text = screen_text(app)
         assert "Calf massage" in text and "completed" in text and "1:00" in text
+
+
+async def test_older_sessions_load_a_page_at_a_time(make: AppFactory, xdg: Path) -> None:
+    from textual.widgets import DataTable
+
+    from tproutine.tui.screens.history import PAGE
+
+    with HistoryStore.open() as store:
+        for i in range(PAGE * 2 + 5):
+            sid = store.start_session(
+                routine="Calf massage", file="x.yaml", content_hash="", segments_total=1,
+                planned_s=60.0, started_at=T0 + timedelta(hours=i),
+            )  # fmt: skip
+            store.finish_session(sid, "completed")
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_history(pilot)
+        table = screen.query_one("#sessions", DataTable)
+        assert table.row_count == PAGE
+        assert f"The newest {PAGE} of {PAGE * 2 + 5} sessions" in flat(screen_text(app))
+        table.move_cursor(row=PAGE - 5)
+        await pilot.pause()
+        assert table.row_count == PAGE * 2
+        table.move_cursor(row=PAGE * 2 - 1)
+        await pilot.pause()
+        assert table.row_count == PAGE * 2 + 5
+        assert f"{PAGE * 2 + 5} sessions, newest first." in flat(screen_text(app))
+        # Newest first, all the way down.
+        assert screen.rows == sorted(screen.rows, key=lambda r: r.started_at, reverse=True)

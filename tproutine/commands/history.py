@@ -1,4 +1,4 @@
-"""``tproutine history [--json]`` and ``tproutine history export --format csv|json|md``.
+"""``tproutine history [--json]`` and ``tproutine history export --format csv|json|md|html``.
 
 Reads the history database only (no Textual, bleak or Bumble). Sessions left
 ``running`` by a process that died are marked ``interrupted`` first, so the
@@ -47,11 +47,15 @@ def _nothing_found(store: HistoryStore, routine: str | None, since: object) -> s
     return "No sessions in the history yet."
 
 
-def _render(fmt: str, rows: list[SessionRow]) -> str:
+def _render(fmt: str, rows: list[SessionRow], *, previews: bool = False) -> str:
     if fmt == "csv":
         return report.sessions_csv(rows)
     if fmt == "json":
         return report.sessions_json(rows)
+    if fmt == "html":
+        from tproutine.share.report_html import html_report
+
+        return html_report(rows, generated=utc_now(), previews=previews)
     return report.markdown_report(rows, generated=utc_now())
 
 
@@ -66,9 +70,12 @@ def main(args: argparse.Namespace) -> int:
             _err(f"tproutine history export: error: {exc}")
             return EXIT_USAGE
 
+    # A report counts real sessions only; the listing shows everything, previews marked.
+    previews = not exporting or bool(getattr(args, "include_previews", False))
     with HistoryStore.open() as store:
         store.mark_interrupted()
-        rows = store.sessions(routine=routine, since=since)
+        rows = store.sessions(routine=routine, since=since, previews=previews)
+        left_out = 0 if previews else store.count() - store.count(previews=False)
         for message in store.messages:
             _err(message)
         if not store.readable:
@@ -89,12 +96,17 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     fmt: str = args.format
+    if left_out:
+        _err(
+            f"left out {left_out} preview run{'s' if left_out != 1 else ''} "
+            "(--speed other than 1); --include-previews reports them too"
+        )
     if not rows:
         _err(empty)
         # CSV and JSON still get a valid, empty document; a report of nothing is no use.
-        if fmt == "md":
+        if fmt in ("md", "html"):
             return EXIT_OK
-    text = _render(fmt, rows)
+    text = _render(fmt, rows, previews=previews)
     if not args.output or args.output == "-":
         sys.stdout.write(text)
         return EXIT_OK

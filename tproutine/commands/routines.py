@@ -5,21 +5,102 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from tproutine.commands.common import print_problems
 from tproutine.routine.durations import format_clock, format_duration
 from tproutine.routine.loader import load_routine
 from tproutine.routine.timeline import Segment, Timeline
+from tproutine.safetext import one_line
 from tproutine.yamlsafe import LoadError
+
+if TYPE_CHECKING:
+    from tproutine.routine.model import Plan
+
+
+def is_adjustment_file(raw: bytes, name: str) -> bool:
+    """Whether ``raw`` is an adjustment file (``format: tproutine-adjust/1``) rather than
+    a routine: ``validate`` and ``add`` tell them apart by their ``format``."""
+    from tproutine.routine.adjust import ADJUST_FORMAT, is_adjustment
+    from tproutine.yamlsafe import load_yaml
+
+    if not is_adjustment(raw):
+        return False  # the usual case: no second look at the YAML
+    try:
+        fmt = load_yaml(raw, name).data.get("format")
+    except LoadError:
+        return False  # the routine loader reports the YAML mistake
+    return isinstance(fmt, str) and fmt.startswith(ADJUST_FORMAT.split("/")[0] + "/")
+
+
+def _routine_named(name: str, given: list[str]) -> str | None:
+    """A routine file called ``name``: on the command line, in the library, or bundled."""
+    from pathlib import Path
+
+    from tproutine import paths
+    from tproutine.share.library import library_routines, name_key
+
+    wanted = name_key(name)
+    for file in given:
+        try:
+            if name_key(load_routine(file).routine.name) == wanted:
+                return file
+        except LoadError:
+            continue
+    for folder in (paths.user_routines_dir(), paths.bundled_routines_dir()):
+        for path, found in library_routines(Path(folder)):
+            if name_key(found) == wanted:
+                return str(path)
+    return None
+
+
+def validate_adjustment(name: str, raw: bytes, routines: list[str]) -> bool:
+    from tproutine.routine.adjust import adjust, parse_adjustment
+
+    try:
+        adj = parse_adjustment(raw, name)
+    except LoadError as err:
+        print_problems(err)
+        return False
+    target = _routine_named(adj.routine, routines)
+    if target is None:
+        print(
+            f"{name}: ok as an adjustment; no routine named {adj.routine!r} in your library "
+            f"or on this command line, so its steps were not checked "
+            f"(`tproutine validate ROUTINE.yaml {name}` checks them)"
+        )
+        return True
+    try:
+        adjust(load_routine(target), adj)
+    except LoadError as err:
+        print_problems(err)
+        return False
+    print(f"{name}: ok (adjusts {adj.routine!r} in {target})")
+    return True
 
 
 def validate(files: list[str]) -> int:
     from tproutine.routine.expand import expand
+    from tproutine.routine.loader import parse_routine, read_file
 
     failed = False
+    raws: dict[str, bytes] = {}
     for name in files:
         try:
-            expand(load_routine(name))
+            raws[name] = read_file(name)
+        except LoadError as err:
+            print_problems(err)
+            failed = True
+    adjustments = [n for n, raw in raws.items() if is_adjustment_file(raw, n)]
+    routines = [n for n in raws if n not in adjustments]
+    for name in files:
+        if name not in raws:
+            continue
+        if name in adjustments:
+            failed = not validate_adjustment(name, raws[name], routines) or failed
+            continue
+        try:
+            expand(parse_routine(raws[name], name))
         except LoadError as err:
             print_problems(err)
             failed = True
@@ -68,6 +149,10 @@ def render_table(timeline: Timeline) -> str:
         f"{timeline.name}: {len(timeline.segments)} segments, "
         f"total {format_duration(timeline.total_s)} ({format_clock(timeline.total_s)})"
     )
+    if timeline.plan is not None:
+        lines.append(f"plan: {plan_summary(timeline.plan)}")
+    if timeline.adjustment is not None:
+        lines.append(f"adjusted: {one_line(timeline.adjustment.summary)}")
     if timeline.device_specific:
         lines.append(
             "note: this routine sets raw device levels (`level:`), so it is device-specific"
@@ -75,16 +160,39 @@ def render_table(timeline: Timeline) -> str:
     return "\n".join(lines)
 
 
-def show(name: str, as_json: bool) -> int:
-    from tproutine.routine.expand import expand
+def plan_summary(plan: Plan) -> str:
+    """``3 times a week for 6 weeks (Monday, Wednesday and Friday), reminder at 08:00``."""
+    from tproutine.routine.plan import plan_days_text, plan_text, reminder_text
+
+    text = f"{plan_text(plan)} ({plan_days_text(plan.per_week)})"
+    reminder = reminder_text(plan)
+    return f"{text}, {reminder}" if reminder else text
+
+
+def show_json(timeline: Timeline) -> dict[str, Any]:
+    """``show --json``: the contract's shape, plus ``plan`` and ``adjustment`` when there are."""
+    out = timeline.to_json()
+    if timeline.plan is not None:
+        out["plan"] = timeline.plan.model_dump()
+    if timeline.adjustment is not None:
+        out["adjustment"] = {
+            "hash": timeline.adjustment.hash,
+            "summary": timeline.adjustment.summary,
+        }
+    return out
+
+
+def show(name: str, as_json: bool, adjust_file: str | None = None) -> int:
+    from tproutine.routine.adjust import timeline_for
 
     try:
-        timeline = expand(load_routine(name))
+        # `show` is the routine as written unless an adjustment is asked for.
+        timeline = timeline_for(name, adjust_file=adjust_file, library=False)
     except LoadError as err:
         print_problems(err)
         return 1
     if as_json:
-        print(json.dumps(timeline.to_json(), ensure_ascii=False))
+        print(json.dumps(show_json(timeline), ensure_ascii=False))
     else:
         print(render_table(timeline))
     return 0
@@ -94,7 +202,7 @@ def main(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return validate(args.files)
     if args.command == "show":
-        return show(args.file, args.json)
+        return show(args.file, args.json, getattr(args, "adjust", None))
     from tproutine.routine.schema import schema_text
 
     sys.stdout.write(schema_text())

@@ -32,9 +32,9 @@ from tproutine.engine.eventlog import EventLog
 from tproutine.engine.events import SessionStatus
 from tproutine.engine.plain import PlainOutput, safety_lines
 from tproutine.engine.session import Session
-from tproutine.routine import load_timeline
 from tproutine.routine.timeline import Timeline
 from tproutine.runtime import Runtime, build_runtime, open_device
+from tproutine.safetext import one_line
 from tproutine.settings import Settings, SettingsError, load_settings
 from tproutine.yamlsafe import LoadError
 
@@ -155,6 +155,27 @@ class KeyControl:
                 self._on_unknown(key)
 
 
+def run_timeline(args: argparse.Namespace, report: Callable[[str], None]) -> Timeline:
+    """``FILE`` with ``--adjust ADJ``, or with the library's adjustment for it unless
+    ``--no-adjust``."""
+    from tproutine.routine.adjust import timeline_for
+
+    return timeline_for(
+        args.file,
+        adjust_file=getattr(args, "adjust", None),
+        library=not getattr(args, "no_adjust", False),
+        report=report,
+    )
+
+
+def preview_line(speed: float) -> str:
+    """Said before a run at another speed: it is kept, but not as a session done."""
+    return (
+        f"Preview at {speed:g}× speed: kept in your history as a preview, "
+        "not counted as a session done."
+    )
+
+
 def ask(prompt: str, stream: TextIO) -> str | None:
     """One line from stdin on a terminal; None at end of input."""
     stream.write(prompt)
@@ -227,7 +248,7 @@ def main(args: argparse.Namespace) -> int:
     # The app: the routine is checked first, so a broken file is one line on the
     # terminal rather than a screen that opens and closes.
     try:
-        timeline = load_timeline(args.file)
+        timeline = run_timeline(args, _err)
     except LoadError as err:
         print_problems(err)
         return EXIT_FAIL
@@ -249,7 +270,7 @@ def run_plain(args: argparse.Namespace) -> int:
         _err(f"cannot read the settings ({exc.strerror or exc}); using the defaults")
         settings = Settings()
     try:
-        timeline = load_timeline(args.file)
+        timeline = run_timeline(args, _err)
     except LoadError as exc:
         print(str(exc), file=sys.stderr, flush=True)
         return EXIT_FAIL
@@ -288,6 +309,10 @@ def _run_plain(
 
     # Questions go where the person sees them, even when stdout is sent to a file.
     prompts: TextIO = stream if stream.isatty() else sys.stderr
+    if args.speed != 1.0:
+        write(preview_line(args.speed))
+    if timeline.adjustment is not None:
+        write(f"Adjusted: {one_line(timeline.adjustment.summary)}")
     safety = safety_lines(timeline)
     if safety:
         for line in safety:

@@ -66,11 +66,23 @@ def export(file: str, fmt: str, output: str | None) -> int:
 
 
 def add(files: list[str], force: bool) -> int:
-    from tproutine.share.library import AddError, add_routine
+    from tproutine.commands.routines import is_adjustment_file
+    from tproutine.routine.loader import read_file
+    from tproutine.share.library import AddError, add_adjustment, add_routine
 
     failed = False
     for file in files:
         try:
+            if is_adjustment_file(read_file(file), file):
+                done = add_adjustment(file, force=force)
+                if done.outcome != "unchanged":
+                    print(
+                        f"{file}: {done.outcome} an adjustment of {done.name!r} in your library "
+                        f"({done.target}); it applies whenever that routine runs"
+                    )
+                else:
+                    print(f"{file}: this adjustment is already in your library ({done.target})")
+                continue
             done = add_routine(file, force=force)
         except LoadError as err:
             print_problems(err)

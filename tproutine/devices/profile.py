@@ -4,7 +4,7 @@ A profile is one YAML file describing one family of Bluetooth LE massage
 devices: how to recognise it in a scan (``match``), where to write and listen
 (``gatt``), its raw level range (``levels``), how to encode commands and
 decode replies (``commands``, ``reads``, templates described in
-:mod:`tproutine.devices.codec`) and its ``safety`` limits. The contract is
+:mod:`tproutine.devices.template`) and its ``safety`` limits. The contract is
 ``device-profiles.md``; a commented example is ``devices/tproutine-virtual.yaml``.
 
 Bundled profiles ship with the package; the person's own live in the user
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from tproutine import paths
-from tproutine.devices.codec import (
+from tproutine.devices.template import (
     COMMAND_FIELDS,
     FIXED_TOPS,
     REPLY_FIELDS,

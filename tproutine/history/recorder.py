@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tproutine.engine.events import Event
-from tproutine.history.store import FinalStatus, HistoryStore, SegmentRecord, utc_now
+from tproutine.history import store as store_module
+from tproutine.history.store import FinalStatus, HistoryStore, SegmentRecord
 from tproutine.routine.timeline import Segment, Timeline
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,17 @@ class HistoryRecorder:
         store: HistoryStore,
         *,
         device: str | None = None,
-        now: Callable[[], datetime] = utc_now,
+        now: Callable[[], datetime] | None = None,
+        preview: bool = False,
     ) -> None:
         self.timeline = timeline
+        self.preview = preview
         self.file = str(file) if file is not None else timeline.source
         self.pain_before = pain_before
         self.store = store
         self.device = device
-        self._now = now
+        # Looked up at each call by default, so that an injected date (a test's) reaches it.
+        self._now = now or (lambda: store_module.utc_now())
         self._by_index: dict[int, Segment] = {s.index: s for s in timeline.segments}
         self._started_at: datetime | None = None
         self._session_id: int | None = None
@@ -97,6 +101,7 @@ class HistoryRecorder:
 
     def _ensure_session(self) -> int:
         if self._session_id is None:
+            adjustment, plan = self.timeline.adjustment, self.timeline.plan
             self._session_id = self.store.start_session(
                 routine=self.timeline.name,
                 file=self.file,
@@ -106,6 +111,11 @@ class HistoryRecorder:
                 pain_before=self.pain_before,
                 device=self.device,
                 started_at=self._started_at or self._now(),
+                preview=self.preview,
+                adjustment_hash=adjustment.hash if adjustment else None,
+                adjustment=adjustment.summary if adjustment else None,
+                plan_per_week=plan.per_week if plan else None,
+                plan_weeks=plan.weeks if plan else None,
             )
         return self._session_id
 

@@ -38,7 +38,7 @@ logging.getLogger("tproutine.history").addHandler(logging.NullHandler())
 Status = Literal["running", "completed", "stopped", "interrupted"]
 FinalStatus = Literal["completed", "stopped", "interrupted"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # "tprt": tells a tproutine history apart from any other SQLite file at the same path.
 APPLICATION_ID = 0x74707274
 # Primary result codes (sqlite3 exports them only from Python 3.11 on).
@@ -100,6 +100,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )
         """,
         "CREATE INDEX segments_session ON segments (session_id, idx)",
+    ),
+    # 2: what a session was. A preview (run with --speed other than 1) is kept but
+    # never counted as done; the adjustment in force and the routine's plan are kept
+    # so that reports can show them without the routine file.
+    2: (
+        "ALTER TABLE sessions ADD COLUMN preview INTEGER NOT NULL DEFAULT 0"
+        " CHECK (preview IN (0, 1))",
+        "ALTER TABLE sessions ADD COLUMN adjustment_hash TEXT",
+        "ALTER TABLE sessions ADD COLUMN adjustment TEXT",
+        "ALTER TABLE sessions ADD COLUMN plan_per_week INTEGER",
+        "ALTER TABLE sessions ADD COLUMN plan_weeks INTEGER",
     ),
 }
 
@@ -178,9 +189,32 @@ class SessionRow:
     pain_before: int | None
     pain_after: int | None
     device: str | None
+    preview: bool = False  # run with --speed other than 1: never counted as done
+    adjustment_hash: str | None = None
+    adjustment: str | None = None  # the adjustment's one-line summary
+    plan_per_week: int | None = None  # the routine's plan when it ran
+    plan_weeks: int | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether this session counts towards a plan: a real session (not a preview)
+        that was completed, or ended early with at least half of its segments done."""
+        return self.counts_with(previews=False)
+
+    def counts_with(self, *, previews: bool) -> bool:
+        """:attr:`counts`, with preview runs counted too when ``previews`` (the
+        ``--include-previews`` of ``due`` and the exports)."""
+        if self.preview and not previews:
+            return False
+        if self.status == "completed":
+            return True
+        if self.status in ("stopped", "interrupted"):
+            return self.segments_total > 0 and 2 * self.segments_done >= self.segments_total
+        return False
 
     def to_json(self) -> dict[str, Any]:
-        """The shape of ``history --json`` (CLI spec), key for key."""
+        """The shape of ``history --json`` (CLI spec), key for key, then ``preview`` and
+        ``adjustment`` (an extension)."""
         return {
             "id": self.id,
             "routine": self.routine,
@@ -192,6 +226,8 @@ class SessionRow:
             "segments_total": self.segments_total,
             "pain_before": self.pain_before,
             "pain_after": self.pain_after,
+            "preview": self.preview,
+            "adjustment": self.adjustment,
         }
 
 
@@ -330,6 +366,8 @@ class HistoryStore:
         self.messages = messages
         self._marker = marker
         self._lock = threading.Lock()
+        self._version = _user_version(conn)
+        self._columns = _SESSION_COLUMNS if self._version >= 2 else _SESSION_COLUMNS_V1
 
     # -- opening --------------------------------------------------------------
 
@@ -441,6 +479,11 @@ class HistoryStore:
         pain_before: int | None = None,
         device: str | None = None,
         started_at: datetime | None = None,
+        preview: bool = False,
+        adjustment_hash: str | None = None,
+        adjustment: str | None = None,
+        plan_per_week: int | None = None,
+        plan_weeks: int | None = None,
     ) -> int:
         """Write a ``running`` session (at its first segment) and return its id.
 
@@ -452,13 +495,15 @@ class HistoryStore:
         row = (
             routine, file, content_hash, _iso(started_at or utc_now()), segments_total,
             planned_s, pain_before, device, m.pid, m.proc_start, m.boot_id, m.host,
+            int(preview), adjustment_hash, adjustment, plan_per_week, plan_weeks,
         )  # fmt: skip
 
         def insert(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "INSERT INTO sessions (routine, file, content_hash, started_at, segments_total,"
-                " planned_s, pain_before, device, pid, proc_start, boot_id, host)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " planned_s, pain_before, device, pid, proc_start, boot_id, host, preview,"
+                " adjustment_hash, adjustment, plan_per_week, plan_weeks)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             return int(cur.lastrowid or 0)
@@ -606,28 +651,57 @@ class HistoryStore:
     # -- reading --------------------------------------------------------------
 
     def sessions(
-        self, routine: str | None = None, since: date | datetime | None = None
+        self,
+        routine: str | None = None,
+        since: date | datetime | None = None,
+        *,
+        previews: bool = True,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[SessionRow]:
         """Sessions, newest first; ``routine`` matches the name ignoring case,
-        ``since`` keeps those started on or after it (a date: local midnight)."""
-        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions"
+        ``since`` keeps those started on or after it (a date: local midnight),
+        ``previews=False`` leaves out preview runs, ``limit`` keeps the newest ones
+        after skipping ``offset`` of them (a page)."""
+        sql = f"SELECT {self._columns} FROM sessions"
+        where: list[str] = []
         params: list[Any] = []
         if since is not None:
-            sql += " WHERE started_at >= ?"
+            where.append("started_at >= ?")
             params.append(_iso(since_moment(since)))
+        if not previews and self._version >= 2:
+            where.append("preview = 0")
+        if routine is not None:
+            # SQLite's lower() folds ASCII only: the exact match is made below.
+            where.append("lower(routine) = lower(?)")
+            params.append(routine)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started_at DESC, id DESC"
+        if limit is not None and routine is None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = self._read(lambda conn: [_session_row(r) for r in conn.execute(sql, params)])
         if routine is not None:
             wanted = routine.casefold()
             rows = [r for r in rows if r.routine.casefold() == wanted]
+            end = None if limit is None else offset + limit
+            rows = rows[offset:end]
         return rows
+
+    def count(self, *, previews: bool = True) -> int:
+        """How many sessions the history holds."""
+        sql = "SELECT COUNT(*) FROM sessions"
+        if not previews and self._version >= 2:
+            sql += " WHERE preview = 0"
+        found = self._read(lambda conn: [int(conn.execute(sql).fetchone()[0])])
+        return found[0] if found else 0
 
     def session(self, session_id: int) -> SessionRow | None:
         found = self._read(
             lambda conn: [
                 _session_row(r)
                 for r in conn.execute(
-                    f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+                    f"SELECT {self._columns} FROM sessions WHERE id = ?", (session_id,)
                 )
             ]
         )
@@ -654,7 +728,13 @@ class HistoryStore:
 
 _SESSION_COLUMNS = (
     "id, routine, file, content_hash, started_at, ended_at, status, segments_total,"
-    " segments_done, planned_s, spent_s, pain_before, pain_after, device"
+    " segments_done, planned_s, spent_s, pain_before, pain_after, device,"
+    " preview, adjustment_hash, adjustment, plan_per_week, plan_weeks"
+)
+# A schema-1 history on a read-only medium cannot be upgraded: read it as it is.
+_SESSION_COLUMNS_V1 = _SESSION_COLUMNS.replace(
+    "preview, adjustment_hash, adjustment, plan_per_week, plan_weeks",
+    "0, NULL, NULL, NULL, NULL",
 )
 _SEGMENT_COLUMNS = (
     "session_id, idx, kind, title, planned_s, actual_s, skipped, side, rep, percent, level,"
@@ -669,7 +749,8 @@ def _session_row(r: Sequence[Any]) -> SessionRow:
         id=r[0], routine=r[1], file=r[2], content_hash=r[3], started_at=started,
         ended_at=_parse_iso(r[5]), status=cast(Status, r[6]), segments_total=r[7],
         segments_done=r[8], planned_s=r[9], spent_s=r[10], pain_before=r[11],
-        pain_after=r[12], device=r[13],
+        pain_after=r[12], device=r[13], preview=bool(r[14]), adjustment_hash=r[15],
+        adjustment=r[16], plan_per_week=r[17], plan_weeks=r[18],
     )  # fmt: skip
 
 
@@ -828,10 +909,19 @@ def _open_read_only(db: Path) -> sqlite3.Connection | None:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except (sqlite3.Error, OSError, ValueError):
         return None
-    if version != SCHEMA_VERSION:
+    if not 1 <= version <= SCHEMA_VERSION:
         conn.close()
         return None
     return conn
+
+
+def _user_version(conn: sqlite3.Connection | None) -> int:
+    if conn is None:
+        return SCHEMA_VERSION
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error:
+        return SCHEMA_VERSION
 
 
 def _unavailable_message(db: Path, exc: BaseException) -> str:

@@ -244,4 +244,5 @@ def expand(loaded: LoadedRoutine) -> Timeline:
         avoid_if=tuple(routine.safety.avoid_if),
         content_hash=loaded.content_hash,
         source=loaded.source,
+        plan=routine.plan,
     )

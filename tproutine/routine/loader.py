@@ -18,7 +18,14 @@ from tproutine.routine import model as m
 from tproutine.routine.timeline import Timeline
 from tproutine.routine.uses import resolve_uses
 from tproutine.suggest import suggest
-from tproutine.yamlsafe import Document, LoadError, Problem, describe_value, load_yaml
+from tproutine.yamlsafe import (
+    Document,
+    LoadError,
+    Problem,
+    describe_value,
+    format_path,
+    load_yaml,
+)
 
 MAX_NESTING = 4
 WHAT = "a routine: a mapping with format, name and steps"
@@ -59,6 +66,7 @@ def _model_at(data: Any, path: tuple[str | int, ...]) -> type[BaseModel] | None:
             "safety": m.Safety,
             "defaults": m.Defaults,
             "device": m.DeviceSpec,
+            "plan": m.Plan,
         }
         current = nested.get(part, current if part in ("steps", "cues") else None)
     return current
@@ -184,10 +192,23 @@ def _validation_problems(exc: ValidationError, doc: Document) -> list[Problem]:
 def _check_semantics(routine: m.Routine, doc: Document) -> list[Problem]:
     """Rules that need more than one field: cue offsets, nesting, alternate."""
     problems: list[Problem] = []
+    ids: dict[str, tuple[str | int, ...]] = {}
 
     def walk(steps: list[Any], path: tuple[str | int, ...], depth: int) -> None:
         for i, step in enumerate(steps):
             here = (*path, i)
+            step_id = getattr(step, "id", None)
+            if step_id is not None:
+                first = ids.setdefault(step_id, here)
+                if first != here:
+                    where = doc.mark((*first, "id"))
+                    problems.append(
+                        doc.problem(
+                            (*here, "id"),
+                            f"the id {step_id!r} is already used by {format_path(first)} "
+                            f"(line {where.line}); each step's id is unique",
+                        )
+                    )
             if isinstance(step, m.RepeatBlock):
                 if depth + 1 > MAX_NESTING:
                     problems.append(
@@ -229,6 +250,17 @@ def _check_semantics(routine: m.Routine, doc: Document) -> list[Problem]:
 def parse_routine(raw: bytes | str, file: str) -> LoadedRoutine:
     """Validate a routine from its bytes; ``file`` is the name used in messages."""
     doc = load_yaml(raw, file, what=WHAT)
+    fmt = doc.data.get("format")
+    if isinstance(fmt, str) and fmt.startswith("tproutine-adjust/"):
+        raise LoadError(
+            [
+                doc.problem(
+                    ("format",),
+                    "this is an adjustment file, not a routine (use it with `run ROUTINE "
+                    "--adjust FILE`, or put it in your library with `tproutine add`)",
+                )
+            ]
+        )
     uses = resolve_uses(doc)  # `- use: ID` steps become their catalogue steps (uses.py)
     try:
         routine = m.Routine.model_validate(doc.data)

@@ -203,9 +203,39 @@ Side = Literal["left", "right", "both"]
 Pressure = Annotated[int, Field(ge=0, le=10, description="target discomfort, 0–10")]
 
 
+# A step's own name for adjustment files (``tproutine-adjust/1``): unique in the routine.
+STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+def _step_id(value: object) -> object:
+    import re
+
+    if isinstance(value, str) and not re.fullmatch(STEP_ID_PATTERN, value):
+        raise ValueError(
+            f"{value!r} is not a step id (use up to 64 letters, digits, - and _, "
+            "starting with a letter or digit: upper-trap, neck_2)"
+        )
+    return value
+
+
+StepId = Annotated[
+    str,
+    BeforeValidator(_step_id),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": STEP_ID_PATTERN,
+            "description": "a unique name for this step (letters, digits, - and _), "
+            "used by adjustment files",
+        }
+    ),
+]
+
+
 class _Work(_Model):
     """Fields shared by hold, stretch, massage and breathe steps."""
 
+    id: StepId | None = None
     duration: Duration = Field(description="one repetition on one side")
     area: Text | None = None
     tool: Text | None = None
@@ -285,6 +315,7 @@ class RestStep(_Model):
             }
         ),
     ]
+    id: StepId | None = None
     duration: Duration | None = None
     instructions: Text | None = None
     cues: list[Cue] = Field(default_factory=list)
@@ -406,6 +437,89 @@ class Defaults(_Model):
     area: Text | None = None
 
 
+MAX_REMINDERS = 6
+_TIME_PATTERN = r"^\s*([01]?[0-9]|2[0-3]):[0-5][0-9]\s*$"
+
+
+def _reminder_value(value: object) -> object:
+    """``"08:00"`` → ``"08:00"``; YAML 1.1 reads an unquoted ``18:30`` as 1110 (base 60)."""
+    from tproutine.routine.plan import parse_time_of_day
+
+    return parse_time_of_day(value).strftime("%H:%M")
+
+
+_REMINDER_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": _TIME_PATTERN},
+        # An unquoted 18:30 is a base-60 number in YAML 1.1: 18 * 60 + 30.
+        {"type": "integer", "minimum": 60, "maximum": 1439},
+    ],
+    "description": 'a local time of day, 24-hour: "08:00", "18:30"',
+}
+Reminder = Annotated[str, BeforeValidator(_reminder_value), WithJsonSchema(_REMINDER_SCHEMA)]
+
+
+def _reminder_list(value: object) -> object:
+    if not isinstance(value, list):
+        # One time on its own is checked here, so that its errors name `plan.reminder`.
+        return [_reminder_value(value)]
+    if not 1 <= len(value) <= MAX_REMINDERS:
+        raise ValueError(
+            f"a list of {len(value)} reminders (give 1 to {MAX_REMINDERS} times, "
+            "or leave `reminder` out)"
+        )
+    return value
+
+
+def _in_range(low: int, high: int, what: str) -> BeforeValidator:
+    """A whole number from ``low`` to ``high``, with a message that says so."""
+
+    def check(value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+            raise ValueError(f"{value!r} is out of range (use {low} to {high} {what})")
+        return value
+
+    return BeforeValidator(check)
+
+
+PerWeek = Annotated[
+    int,
+    _in_range(1, 14, "sessions a week"),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 14, "description": "1–14"}),
+]
+Weeks = Annotated[
+    int,
+    _in_range(1, 104, "weeks"),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 104}),
+]
+
+
+class Plan(_Model):
+    """How often the routine is meant to be done: shown by ``due``, ``calendar``, handouts."""
+
+    per_week: PerWeek = Field(description="sessions a week")
+    weeks: Weeks | None = Field(default=None, description="how many weeks the programme lasts")
+    reminder: Annotated[
+        list[Reminder],
+        BeforeValidator(_reminder_list),
+        Field(min_length=1, max_length=MAX_REMINDERS),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    _REMINDER_SCHEMA,
+                    {
+                        "type": "array",
+                        "items": _REMINDER_SCHEMA,
+                        "minItems": 1,
+                        "maxItems": MAX_REMINDERS,
+                    },
+                ],
+                "description": 'a local time ("08:00") or a list of them',
+            }
+        ),
+    ] = Field(default_factory=list)
+
+
 def _format_value(value: object) -> object:
     if isinstance(value, str) and value != FORMAT and value.startswith("tproutine/"):
         raise ValueError(
@@ -432,6 +546,7 @@ class Routine(_Model):
     safety: Safety = Field(default_factory=Safety)
     get_ready: OptionalDuration = Field(default=5.0, description="countdown before the first step")
     defaults: Defaults = Field(default_factory=Defaults)
+    plan: Plan | None = Field(default=None, description="how often, for how long, reminders")
     steps: Annotated[list[Step], Field(min_length=1)]
 
 

@@ -7,7 +7,10 @@ expansion (see ``expand.py``); nothing downstream re-reads the routine's steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from tproutine.routine.model import Plan
 
 SegmentKind = Literal["get_ready", "hold", "stretch", "massage", "breathe", "rest", "switch"]
 Side = Literal["left", "right"]
@@ -105,6 +108,15 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class AdjustmentNote:
+    """Which adjustment changed a timeline: what history records and screens say."""
+
+    hash: str  # SHA-256 of the adjustment file's bytes (or of the built-in one's text)
+    summary: str  # one line: "time ×0.75; Upper trapezius: pressure 4, 30s"
+    source: str | None = None  # the adjustment file, when there is one
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     name: str
     segments: tuple[Segment, ...]
@@ -115,6 +127,9 @@ class Timeline:
     avoid_if: tuple[str, ...] = ()
     content_hash: str = ""  # sha256 of the file's bytes: which version was run
     source: str | None = None  # the file it came from
+    plan: Plan | None = None  # how often it is meant to be done (the file's `plan`)
+    # The adjustment in force (``tproutine-adjust/1`` or "easier today"); None = as written.
+    adjustment: AdjustmentNote | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

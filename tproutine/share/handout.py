@@ -245,6 +245,7 @@ class Handout:
     device_specific: bool
     file_name: str
     content_hash: str
+    plan: str | None = None  # "3 times a week for 6 weeks (Monday, Wednesday and Friday)"
 
     @property
     def run_command(self) -> str:
@@ -390,7 +391,20 @@ def build_handout(
         device_specific=timeline.device_specific,
         file_name=one_line(file_name or PurePath(loaded.source).name),
         content_hash=loaded.content_hash,
+        plan=_plan_line(routine.plan),
     )
+
+
+def _plan_line(plan: m.Plan | None) -> str | None:
+    from tproutine.routine.plan import plan_days_text, plan_text, reminder_text
+
+    if plan is None:
+        return None
+    text = plan_text(plan)
+    if plan.per_week <= 6:
+        text += f" ({plan_days_text(plan.per_week)}, or the days that suit you)"
+    reminder = reminder_text(plan)
+    return f"{text[0].upper()}{text[1:]}; {reminder}" if reminder else text[0].upper() + text[1:]
 
 
 # --- shared wording --------------------------------------------------------------------
@@ -465,6 +479,8 @@ def render_markdown(h: Handout) -> str:
     if h.author:
         out.append(f"- **By:** {md_inline(h.author)}")
     out.append(f"- **Total time:** {_total_line(h)}")
+    if h.plan:
+        out.append(f"- **How often:** {md_inline(h.plan)}")
     out += [f"- **Steps:** {len(h.steps)}", ""]
 
     out += ["## Before you start", ""]
@@ -651,6 +667,8 @@ def render_html(h: Handout) -> str:
     if h.author:
         meta.append(f"<div><dt>By</dt><dd>{html_text(h.author)}</dd></div>")
     meta.append(f"<div><dt>Total time</dt><dd>{html.escape(_total_line(h))}</dd></div>")
+    if h.plan:
+        meta.append(f"<div><dt>How often</dt><dd>{html.escape(h.plan)}</dd></div>")
     meta.append(f"<div><dt>Steps</dt><dd>{len(h.steps)}</dd></div>")
 
     safety = [

@@ -159,3 +159,64 @@ def add_routine(source: str | Path, *, force: bool = False, library: Path | None
         reason = exc.strerror or str(exc)
         raise AddError(f"{shown}: cannot write {target}: {reason}") from None
     return Added(shown, target, name, "replaced" if replacing else "added")
+
+
+def add_adjustment(
+    source: str | Path,
+    *,
+    force: bool = False,
+    folder: Path | None = None,
+    library: Path | None = None,
+) -> Added:
+    """Check an adjustment file and copy it into the person's adjustments folder,
+    where it applies to the routine it names whenever that routine runs.
+
+    One adjustment per routine: another file that adjusts the same routine is
+    replaced only with ``force`` (and then in its own file).
+    """
+    from tproutine.routine.adjust import adjust, adjustment_files, load_adjustment, parse_adjustment
+
+    shown = str(source)
+    raw = read_file(source, shown=shown)
+    adj = parse_adjustment(raw, shown)
+    routines = library if library is not None else paths.user_routines_dir()
+    for path, name in library_routines(routines):
+        if name_key(name) == name_key(adj.routine):
+            adjust(load_routine(path), adj)  # its steps and bounds, against that routine
+            break
+    folder = folder if folder is not None else paths.user_adjustments_dir()
+    target = folder / _target_name(Path(source))
+    key = name_key(adj.routine)
+    for path in adjustment_files(folder):
+        try:
+            other = load_adjustment(path)
+        except LoadError:
+            continue
+        if name_key(other.routine) != key or path == target:
+            continue
+        if _same_bytes(path, raw):
+            return Added(shown, path, adj.routine, "unchanged")
+        if not force:
+            raise AddError(
+                f"{shown}: {path} already adjusts {other.routine!r}. Use --force to replace "
+                "it with this one."
+            )
+        target = path
+        break
+    if _same_bytes(target, raw):
+        return Added(shown, target, adj.routine, "unchanged")
+    if (target.exists() or target.is_symlink()) and not force:
+        raise AddError(
+            f"{shown}: {target} is already in your adjustments. Use --force to replace it, "
+            "or rename the file and add it again."
+        )
+    replacing = target.exists() or target.is_symlink()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if replacing:
+            _write_replacing(target, raw)
+        else:
+            _write_new(target, raw)
+    except OSError as exc:
+        raise AddError(f"{shown}: cannot write {target}: {exc.strerror or exc}") from None
+    return Added(shown, target, adj.routine, "replaced" if replacing else "added")

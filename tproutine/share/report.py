@@ -13,8 +13,9 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
+from pathlib import PurePath
 from statistics import fmean
 from typing import Any
 
@@ -35,6 +36,11 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "pain_before",
     "pain_after",
     "device",
+    "preview",
+    "adjustment",
+    "adjustment_hash",
+    "plan_per_week",
+    "plan_weeks",
 )
 
 _SPARKS = "▁▂▃▄▅▆▇█"
@@ -113,6 +119,24 @@ def pain_text(before: int | None, after: int | None) -> str:
 # --- terminal table ----------------------------------------------------------------
 
 
+def status_text(row: SessionRow) -> str:
+    """``completed``; ``completed, preview`` for a run at another speed; ``, adjusted``."""
+    marks: list[str] = [row.status]
+    if row.preview:
+        marks.append("preview")
+    if row.adjustment:
+        marks.append("adjusted")
+    return ", ".join(marks)
+
+
+def file_name(path: str | None) -> str:
+    """A routine file's name without its folders: a report leaves the computer, the
+    person's folder names stay on it (``/home/sam/Private/neck.yaml`` → ``neck.yaml``)."""
+    if not path:
+        return ""
+    return PurePath(path.replace("\\", "/")).name
+
+
 def history_table(rows: Sequence[SessionRow], tz: tzinfo | None = None, width: int = 40) -> str:
     """The readable listing of ``tproutine history``: one aligned line per session."""
     header = ("Date", "Routine", "Status", "Segments", "Time", "Pain")
@@ -120,7 +144,7 @@ def history_table(rows: Sequence[SessionRow], tz: tzinfo | None = None, width: i
         (
             local_time(r.started_at, tz),
             _clip(terminal_safe(r.routine), width),
-            r.status,
+            status_text(r),
             f"{r.segments_done}/{r.segments_total}",
             format_duration(r.spent_s),
             pain_text(r.pain_before, r.pain_after),
@@ -142,11 +166,12 @@ def _clip(text: str, width: int) -> str:
 
 
 def export_record(row: SessionRow) -> dict[str, Any]:
-    """One session as a flat record (the CSV and JSON exports)."""
+    """One session as a flat record (the CSV and JSON exports): a report for someone
+    else, so the routine file is named without the folders it is kept in."""
     return {
         "id": row.id,
         "routine": row.routine,
-        "file": row.file,
+        "file": file_name(row.file) or None,
         "content_hash": row.content_hash,
         "started_at": row.started_at.isoformat(),
         "ended_at": row.ended_at.isoformat() if row.ended_at else None,
@@ -158,6 +183,11 @@ def export_record(row: SessionRow) -> dict[str, Any]:
         "pain_before": row.pain_before,
         "pain_after": row.pain_after,
         "device": row.device,
+        "preview": row.preview,
+        "adjustment": row.adjustment,
+        "adjustment_hash": row.adjustment_hash,
+        "plan_per_week": row.plan_per_week,
+        "plan_weeks": row.plan_weeks,
     }
 
 
@@ -168,8 +198,9 @@ def sessions_csv(rows: Sequence[SessionRow]) -> str:
     writer.writeheader()
     for row in rows:
         record = export_record(row)
-        for key in ("routine", "file", "device"):
+        for key in ("routine", "file", "device", "adjustment"):
             record[key] = csv_cell(record[key])
+        record["preview"] = int(record["preview"])
         writer.writerow({k: "" if v is None else v for k, v in record.items()})
     return buf.getvalue()
 
@@ -200,8 +231,16 @@ def _pain_line(label: str, values: Sequence[int | None]) -> str:
     )
 
 
-def _routine_section(name: str, rows: Sequence[SessionRow], tz: tzinfo | None) -> list[str]:
-    """One routine's summary and table; ``rows`` oldest first."""
+def routine_facts(
+    rows: Sequence[SessionRow],
+    tz: tzinfo | None,
+    *,
+    esc: Callable[[str], str] = md_escape,
+    code: Callable[[str], str] = lambda text: f"`{text}`",
+    trend: bool = True,
+) -> list[str]:
+    """One routine's summary, a fact a line (``rows`` oldest first). Text from other
+    people's files goes through ``esc``; the trend sparklines through ``code``."""
     days = [r.started_at.astimezone(tz).date() for r in rows]
     first_week, last_week = _monday(days[0]), _monday(days[-1])
     weeks = [first_week + timedelta(weeks=i) for i in range((last_week - first_week).days // 7 + 1)]
@@ -216,40 +255,58 @@ def _routine_section(name: str, rows: Sequence[SessionRow], tz: tzinfo | None) -
     week_list = ", ".join(f"{w.isoformat()}: {per_week[w]}" for w in shown)
     versions = len({r.content_hash for r in rows if r.content_hash})
 
-    out = [f"## {md_escape(name)}", ""]
-    files = sorted({r.file for r in rows if r.file})
+    out = []
+    files = sorted({name for r in rows if (name := file_name(r.file))})
     if files:
-        out.append("- File: " + ", ".join(md_escape(f) for f in files))
+        out.append("File: " + ", ".join(esc(f) for f in files))
+    plan = _latest_plan(rows)
+    if plan:
+        out.append(f"Plan: {plan}")
+    adjustments = sorted({r.adjustment for r in rows if r.adjustment})
+    if adjustments:
+        adjusted = sum(1 for r in rows if r.adjustment)
+        out.append(
+            f"Adjusted sessions: {adjusted} of {len(rows)} ("
+            + "; ".join(esc(a) for a in adjustments)
+            + ")"
+        )
     if versions > 1:
-        out.append(f"- The routine file changed during this period ({versions} versions)")
+        out.append(f"The routine file changed during this period ({versions} versions)")
     out.append(
-        f"- Sessions: {len(rows)} over {len(weeks)} week{'s' if len(weeks) != 1 else ''},"
+        f"Sessions: {len(rows)} over {len(weeks)} week{'s' if len(weeks) != 1 else ''},"
         f" {len(rows) / len(weeks):.1f} per week"
     )
     latest = f", latest {_WEEKS_SHOWN}" if len(weeks) > _WEEKS_SHOWN else ""
-    out.append(f"- Sessions each week (weeks starting Monday{latest}): {week_list}")
+    out.append(f"Sessions each week (weeks starting Monday{latest}): {week_list}")
     if finished:
         out.append(
-            f"- Completed: {completed} of {len(finished)}"
+            f"Completed: {completed} of {len(finished)}"
             f" ({round(100 * completed / len(finished))} %);"
             f" stopped early: {stopped}; interrupted: {interrupted}"
         )
     befores = [r.pain_before for r in rows]
     afters = [r.pain_after for r in rows]
-    out.append(_pain_line("before", befores))
-    out.append(_pain_line("after", afters))
+    out.append(_pain_line("before", befores).removeprefix("- "))
+    out.append(_pain_line("after", afters).removeprefix("- "))
     both = [(r.pain_before, r.pain_after) for r in rows]
     changes = [a - b for b, a in both if b is not None and a is not None]
     if changes:
         out.append(
-            f"- Change within a session: {fmean(changes):+.1f} on average"
+            f"Change within a session: {fmean(changes):+.1f} on average"
             f" ({len(changes)} sessions rated before and after)"
         )
-    if any(v is not None for v in befores + afters):
+    if trend and any(v is not None for v in befores + afters):
         out.append(
-            f"- Trend, oldest to newest (0-10): before `{sparkline(befores)}`,"
-            f" after `{sparkline(afters)}`"
+            f"Trend, oldest to newest (0-10): before {code(sparkline(befores))},"
+            f" after {code(sparkline(afters))}"
         )
+    return out
+
+
+def _routine_section(name: str, rows: Sequence[SessionRow], tz: tzinfo | None) -> list[str]:
+    """One routine's summary and table; ``rows`` oldest first."""
+    out = [f"## {md_escape(name)}", ""]
+    out += [f"- {fact}" for fact in routine_facts(rows, tz)]
     out += [
         "",
         "| Date | Status | Segments | Time | Pain before → after |",
@@ -257,11 +314,25 @@ def _routine_section(name: str, rows: Sequence[SessionRow], tz: tzinfo | None) -
     ]
     for r in rows:
         out.append(
-            f"| {local_time(r.started_at, tz)} | {r.status} | {r.segments_done}/{r.segments_total}"
+            f"| {local_time(r.started_at, tz)} | {status_text(r)}"
+            f" | {r.segments_done}/{r.segments_total}"
             f" | {format_duration(r.spent_s)} | {pain_text(r.pain_before, r.pain_after)} |"
         )
     out.append("")
     return out
+
+
+def plan_words(per_week: int, weeks: int | None) -> str:
+    """``3 times a week for 6 weeks`` from the plan a session recorded."""
+    how = {1: "once", 2: "twice"}.get(per_week, f"{per_week} times") + " a week"
+    return how + (f" for {weeks} week{'s' if weeks != 1 else ''}" if weeks else "")
+
+
+def _latest_plan(rows: Sequence[SessionRow]) -> str | None:
+    for r in reversed(rows):
+        if r.plan_per_week:
+            return plan_words(r.plan_per_week, r.plan_weeks)
+    return None
 
 
 def markdown_report(

@@ -119,6 +119,13 @@ defaults:
   rest: 10s             # between repetitions on the same side
   switch: 5s            # to change from the left side to the right
 
+# How often, for how long, and when to be reminded. Your client sees it on the
+# handout, in `tproutine due`, and in their calendar (`tproutine calendar`).
+plan:
+  per_week: 3           # sessions a week, 1-14 (3: Monday, Wednesday, Friday)
+  weeks: 6              # how long the programme lasts; leave it out to go on
+  reminder: "18:00"     # a local time in quotes, or a list: ["08:00", "18:00"]
+
 # Keys that start with x- are yours: tproutine ignores them, wherever they are.
 x-practice:
   client: initials or a reference
@@ -134,6 +141,7 @@ steps:
       every breath out.
 
   - hold: Upper trapezius
+    id: upper-trap          # optional: a name that adjustment files use for this step
     area: top of the shoulder
     tool: tennis ball against a wall
     side: both              # left, then right: left, right or both

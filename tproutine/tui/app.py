@@ -324,10 +324,25 @@ class TProutineApp(App[int]):
 
     # ------------------------------------------------------------------ sessions
 
-    def begin(self, timeline: Timeline, source: str | None = None) -> None:
-        """Start a routine: the Before-start modal first when it has something to ask."""
+    def begin(self, timeline: Timeline, source: str | None = None, *, easier: bool = False) -> None:
+        """Start a routine: the Before-start modal first when it has something to ask.
+
+        A routine from the Library is read again with the adjustment in the person's
+        library (if any); ``easier`` makes it "easier today" on top.
+        """
         from tproutine.tui.screens.before_start import BeforeStartScreen, StartChoice
 
+        if source is not None and timeline is not self.options.start:
+            from tproutine.routine.adjust import timeline_for
+            from tproutine.yamlsafe import LoadError
+
+            try:
+                timeline = timeline_for(source, report=self.report, easier=easier)
+            except LoadError as err:
+                self.notify(f"cannot start it: {err.problems[0]}", severity="error")
+                return
+        elif easier:
+            timeline = self.eased(timeline) or timeline
         ask_pain = self.settings.pain_prompts
         safety = bool(timeline.warnings or timeline.avoid_if)
         if self.options.yes and timeline is self.options.start:
@@ -338,10 +353,26 @@ class TProutineApp(App[int]):
             return
 
         def chosen(choice: StartChoice | None) -> None:
-            if choice is not None:
-                self.open_player(timeline, source, pain_before=choice.pain)
+            if choice is None:
+                return
+            final = timeline
+            if choice.easier and not _is_eased(timeline):
+                final = self.eased(timeline) or timeline
+            self.open_player(final, source, pain_before=choice.pain)
 
         self.push_screen(BeforeStartScreen(timeline, ask_pain=ask_pain), chosen)
+
+    def eased(self, timeline: Timeline) -> Timeline | None:
+        """The routine "easier today" (time ×0.75, pressure −1, device −10 points); None
+        (and a notification) when its file cannot be read again."""
+        from tproutine.routine.adjust import eased
+        from tproutine.yamlsafe import LoadError
+
+        try:
+            return eased(timeline)
+        except LoadError as err:
+            self.notify(f"easier today is not available: {err.problems[0]}", severity="warning")
+            return None
 
     def open_player(
         self, timeline: Timeline, source: str | None, *, pain_before: int | None
@@ -378,6 +409,7 @@ class TProutineApp(App[int]):
             pain_before=pain_before,
             device=device,
             report=self.report,
+            preview=self.options.speed != 1.0,
         )
         self.runtime = runtime
         self.push_screen(PlayerScreen(runtime))
@@ -451,6 +483,13 @@ class TProutineApp(App[int]):
         if self._store is not None and self._own_store:
             self._store.close()
             self._store = None
+
+
+def _is_eased(timeline: Timeline) -> bool:
+    from tproutine.routine.adjust import EASIER_SUMMARY
+
+    note = timeline.adjustment
+    return note is not None and note.summary.startswith(EASIER_SUMMARY)
 
 
 def make_app(

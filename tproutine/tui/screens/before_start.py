@@ -26,9 +26,21 @@ MORE_HINT = "enter: read on (more below)    escape: back to the library"
 
 @dataclass(frozen=True)
 class StartChoice:
-    """The person confirmed; ``pain`` is their rating (0-10) or None when skipped."""
+    """The person confirmed; ``pain`` is their rating (0-10) or None when skipped;
+    ``easier``: they asked for "easier today"."""
 
     pain: int | None
+    easier: bool = False
+
+
+EASIER_MARK = " · easier today"
+
+
+def adjusted_text(timeline: Timeline) -> str:
+    from tproutine.safetext import one_line
+
+    note = timeline.adjustment
+    return f"Adjusted: {one_line(note.summary)}" if note is not None else ""
 
 
 def safety_text(timeline: Timeline) -> Text:
@@ -58,6 +70,7 @@ class BeforeStartScreen(ModalScreen[StartChoice | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "confirm", "Start"),
         Binding("escape", "back", "Back"),
+        Binding("e", "easier", "Easier today"),
         Binding("t", "pain(10)", "Pain 10", show=False),
         Binding("backspace", "pain(-1)", "Clear rating", show=False),
         *(Binding(str(n), f"pain({n})", f"Pain {n}", show=False) for n in range(10)),
@@ -68,6 +81,9 @@ class BeforeStartScreen(ModalScreen[StartChoice | None]):
         self.timeline = timeline
         self.ask_pain = ask_pain
         self.pain: int | None = None
+        self.easier = False
+        # "Easier today" reads the routine's file again; a routine without one cannot.
+        self.can_ease = timeline.source is not None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="before-start", classes="dialog"):
@@ -79,6 +95,8 @@ class BeforeStartScreen(ModalScreen[StartChoice | None]):
             if self.timeline.warnings or self.timeline.avoid_if:
                 with VerticalScroll(id="safety"):
                     yield Static(safety_text(self.timeline), markup=False)
+            if self.timeline.adjustment is not None:
+                yield Label(adjusted_text(self.timeline), id="adjusted", markup=False)
             if self.ask_pain:
                 yield Label(pain_text(None), id="pain", markup=False)
                 yield Label(
@@ -129,6 +147,16 @@ class BeforeStartScreen(ModalScreen[StartChoice | None]):
         self.pain = None if value < 0 else value
         self.query_one("#pain", Label).update(pain_text(self.pain))
 
+    def action_easier(self) -> None:
+        if not self.can_ease:
+            return
+        # The title says so: at 80×24 every other line is needed for the safety notes.
+        self.easier = not self.easier
+        title = f"Before you start: {self.timeline.name}"
+        self.query_one("#before-title", Label).update(
+            Text(title + (EASIER_MARK if self.easier else ""))
+        )
+
     def action_confirm(self) -> None:
         # Confirming says that none of the avoid-if items applies: it must not be
         # possible before every item was on screen, so enter first reads on.
@@ -137,7 +165,7 @@ class BeforeStartScreen(ModalScreen[StartChoice | None]):
             scroll.scroll_page_down(animate=False)
             self.call_after_refresh(self._update_hint)
             return
-        self.dismiss(StartChoice(self.pain if self.ask_pain else None))
+        self.dismiss(StartChoice(self.pain if self.ask_pain else None, easier=self.easier))
 
     def action_back(self) -> None:
         self.dismiss(None)

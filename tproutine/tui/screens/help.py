@@ -25,7 +25,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Library",
         (
             ("up, down", "choose a routine (the preview shows it)"),
-            ("enter", "start the highlighted routine"),
+            ("enter", "start the highlighted routine (due ones are listed first, marked ●)"),
+            ("e", "start it easier today: holds and stretches ×0.75, pressure −1, device −10"),
             ("/", "search by name, tag, area or author; escape clears it"),
             ("d", "devices"),
             ("h", "history"),
@@ -36,6 +37,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Before the start",
         (
             ("0–9, t", "pain right now (t is 10); optional"),
+            ("e", "easier today, or as written again"),
             ("enter", "confirm none of the avoid-if items applies, and start"),
             ("escape", "back to the library"),
         ),
@@ -73,7 +75,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "History",
         (
-            ("e", "export to a file in the current folder (CSV, JSON or Markdown)"),
+            ("up, down", "choose a session: the chart shows its routine"),
+            ("e", "export to a file in the current folder (CSV, JSON, Markdown or HTML)"),
             ("escape", "back"),
         ),
     ),

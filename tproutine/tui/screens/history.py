@@ -1,13 +1,18 @@
-"""History (``h``): past sessions newest first, the pain trend, and exports.
+"""History (``h``): past sessions newest first, a progress chart, and exports.
 
-``e`` asks for a format (CSV, JSON or Markdown) and writes the report to a new
-file in the current folder, then says where. The report builders are the ones
-``tproutine history export`` uses.
+The chart is the highlighted session's routine: pain before and after each
+session, and sessions each week against the plan (counted sessions only, never
+previews). The table lists the newest :data:`PAGE` sessions and the next page
+as the cursor nears its end, so that the screen opens as fast with years of
+sessions as with a few (a table row costs about a millisecond to lay out). ``e`` asks for a
+format (CSV, JSON, Markdown or an HTML report with the charts) and writes every
+session but the previews to a new file in the current folder, then says where.
+The report builders are the ones ``tproutine history export`` uses.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -22,34 +27,15 @@ from textual.widgets import DataTable, Footer, Label
 from tproutine.tui.messages import HistoryExported
 
 if TYPE_CHECKING:
+    from tproutine.history.progress import RoutineSeries
     from tproutine.history.store import SessionRow
     from tproutine.tui.app import TProutineApp
 
-FORMATS = {"csv": "CSV", "json": "JSON", "md": "Markdown"}
-# How many sessions the trend line shows (the newest ones).
-TREND_SESSIONS = 30
-
-
-def trend_text(rows: list[SessionRow]) -> Text:
-    """Pain before and after, oldest to newest, as two small sparklines with the numbers."""
-    from tproutine.share.report import sparkline
-
-    ordered = sorted(rows, key=lambda r: (r.started_at, r.id))[-TREND_SESSIONS:]
-    before = [r.pain_before for r in ordered]
-    after = [r.pain_after for r in ordered]
-    out = Text()
-    if not any(v is not None for v in (*before, *after)):
-        out.append("Pain trend: no ratings yet (you are asked before and after a session).")
-        return out
-
-    def last(values: list[int | None]) -> str:
-        rated = [v for v in values if v is not None]
-        return f"first {rated[0]}, latest {rated[-1]}" if rated else "no ratings"
-
-    out.append("Pain trend, oldest → newest (0 none – 10 worst)\n", style="bold")
-    out.append(f"  before  {sparkline(before)}  {last(before)}\n")
-    out.append(f"  after   {sparkline(after)}  {last(after)}")
-    return out
+FORMATS = {"csv": "CSV", "json": "JSON", "md": "Markdown", "html": "HTML"}
+# The table shows the newest sessions a page at a time; exports have them all.
+PAGE = 50
+# Weeks the chart's series covers (it shows the latest of them that fit).
+CHART_WEEKS = 26
 
 
 def export_name(fmt: str, now: datetime) -> str:
@@ -63,6 +49,7 @@ class ExportScreen(ModalScreen[str | None]):
         Binding("c", "pick('csv')", "CSV"),
         Binding("j", "pick('json')", "JSON"),
         Binding("m", "pick('md')", "Markdown"),
+        Binding("h", "pick('html')", "HTML"),
         Binding("escape", "pick('')", "Cancel"),
     ]
 
@@ -72,6 +59,7 @@ class ExportScreen(ModalScreen[str | None]):
             yield Label("c: CSV (spreadsheets)", markup=False)
             yield Label("j: JSON (programs)", markup=False)
             yield Label("m: Markdown (a report for your practitioner)", markup=False)
+            yield Label("h: HTML (the report with charts, to print or send)", markup=False)
             yield Label("The file goes in the current folder.", classes="hint", markup=False)
         yield Footer(compact=True)
 
@@ -92,6 +80,9 @@ class HistoryScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[SessionRow] = []
+        self.total = 0
+        self._series: dict[str, RoutineSeries] = {}
+        self.chart_routine: str | None = None
 
     @property
     def tapp(self) -> TProutineApp:
@@ -101,8 +92,10 @@ class HistoryScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
+        from tproutine.tui.widgets.progress_chart import ProgressChart
+
         yield Label("tproutine · History", classes="screen-title")
-        yield Label("", id="trend", markup=False)
+        yield ProgressChart(id="chart")
         table: DataTable[str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield table
         yield Label("", id="history-status", markup=False)
@@ -114,10 +107,11 @@ class HistoryScreen(Screen[None]):
 
     def reload(self) -> None:
         """Read the sessions again (a session may have ended since)."""
-        from tproutine.share.report import format_duration, local_time, pain_text, terminal_safe
 
         store = self.tapp.history_store()
-        self.rows = store.sessions()
+        self.rows = []
+        self.total = store.count()
+        self._series = {}
         table = self.query_one("#sessions", DataTable)
         table.clear(columns=True)
         table.add_column("Date", key="date")
@@ -125,24 +119,76 @@ class HistoryScreen(Screen[None]):
         table.add_column("Status", key="status")
         table.add_column("Time", key="time")
         table.add_column("Pain", key="pain")
-        for row in self.rows:
-            table.add_row(
+        self._more()
+        self.show_chart(self.rows[0].routine if self.rows else None)
+        for line in store.messages:
+            self.notify(line, severity="warning", timeout=8)
+
+    def _more(self) -> None:
+        """Add the next page of older sessions to the table."""
+        from tproutine.share.report import (
+            format_duration,
+            local_time,
+            pain_text,
+            status_text,
+            terminal_safe,
+        )
+
+        page = self.tapp.history_store().sessions(limit=PAGE, offset=len(self.rows))
+        self.rows += page
+        self.query_one("#sessions", DataTable).add_rows(
+            (
                 local_time(row.started_at),
                 Text(terminal_safe(row.routine)),
-                row.status,
+                status_text(row),
                 format_duration(row.spent_s),
                 pain_text(row.pain_before, row.pain_after) or "–",
-                key=str(row.id),
             )
-        self.query_one("#trend", Label).update(trend_text(self.rows))
+            for row in page
+        )
         status = self.query_one("#history-status", Label)
         if not self.rows:
             status.update("No sessions yet. They appear here as soon as one starts.")
+        elif self.total > len(self.rows):
+            status.update(
+                f"The newest {len(self.rows):,} of {self.total:,} sessions (more as you scroll "
+                "down). e exports them all."
+            )
         else:
             n = len(self.rows)
             status.update(f"{n} session{'s' if n != 1 else ''}, newest first. e exports them.")
-        for line in store.messages:
-            self.notify(line, severity="warning", timeout=8)
+
+    def show_chart(self, routine: str | None) -> None:
+        """Chart the progress of ``routine`` (its counted sessions, read once per reload)."""
+        from tproutine.tui.widgets.progress_chart import ProgressChart
+
+        chart = self.query_one("#chart", ProgressChart)
+        self.chart_routine = routine
+        if routine is None:
+            chart.show(None, "No sessions yet: the charts appear after the first one.")
+            return
+        series = self._series.get(routine)
+        if series is None:
+            from tproutine.history.progress import routine_series
+
+            # Only the weeks the chart can show: years of sessions cost nothing here.
+            newest = next(r.started_at for r in self.rows if r.routine == routine)
+            since = newest - timedelta(weeks=CHART_WEEKS)
+            rows = self.tapp.history_store().sessions(routine, since, previews=False)
+            series = routine_series(routine, rows, max_weeks=CHART_WEEKS)
+            self._series[routine] = series
+        chart.show(
+            series,
+            f"{routine}: no session counts yet (completed, or ended at least half done; "
+            "previews never count).",
+        )
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        index = event.cursor_row
+        if 0 <= index < len(self.rows) and self.rows[index].routine != self.chart_routine:
+            self.show_chart(self.rows[index].routine)
+        if index >= len(self.rows) - 10 and len(self.rows) < self.total:
+            self._more()
 
     def action_back(self) -> None:
         self.dismiss()
@@ -160,13 +206,18 @@ class HistoryScreen(Screen[None]):
         from tproutine.history.store import utc_now
         from tproutine.share import report
 
-        rows = list(self.rows)
+        # Every session but the previews, as `tproutine history export` has them.
+        rows = self.tapp.history_store().sessions(previews=False)
         now = datetime.now().astimezone()
         path = (folder / export_name(fmt, now)).resolve()
         if fmt == "csv":
             text = report.sessions_csv(rows)
         elif fmt == "json":
             text = report.sessions_json(rows)
+        elif fmt == "html":
+            from tproutine.share.report_html import html_report
+
+            text = html_report(rows, generated=utc_now())
         else:
             text = report.markdown_report(rows, generated=utc_now())
         try:

@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 from tproutine.tui.messages import LibraryLoaded
 
 if TYPE_CHECKING:
+    from tproutine.history.store import HistoryStore
     from tproutine.tui.app import TProutineApp
     from tproutine.tui.catalog import RoutineEntry
 
@@ -114,11 +115,15 @@ class LibraryScreen(Screen[None]):
         Binding("h", "app.open_history", "History"),
         Binding("q", "quit", "Quit"),
         Binding("enter", "start", "Start the highlighted routine", show=False),
+        Binding("e", "start_easier", "Easier today"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._shown: list[RoutineEntry] = []
+        from tproutine.tui.plans import LibraryPlans
+
+        self._plans = LibraryPlans()  # filled by a worker once the routines are listed
 
     @property
     def tapp(self) -> TProutineApp:
@@ -161,6 +166,33 @@ class LibraryScreen(Screen[None]):
     def on_library_loaded(self, message: LibraryLoaded) -> None:
         self.tapp.entries = message.entries
         self._fill(message.entries)
+        self._start_plans(message.entries)
+
+    # ------------------------------------------------------------------ plans
+
+    def on_screen_resume(self) -> None:
+        # Back from a session: the week's progress may have changed.
+        if self.tapp.entries is not None:
+            self._start_plans(self.tapp.entries)
+
+    def _start_plans(self, entries: list[RoutineEntry]) -> None:
+        if not any(e.timeline is not None and e.timeline.plan for e in entries):
+            return  # no planned routine: nothing to read, the history stays closed
+        # Opened here, on the app's thread (it may notify); read in the worker.
+        self._read_plans(entries, self.tapp.history_store())
+
+    @work(thread=True, exclusive=True, group="plans")
+    def _read_plans(self, entries: list[RoutineEntry], store: HistoryStore) -> None:
+        from datetime import datetime
+
+        from tproutine.tui.plans import LibraryPlansRead, read_plans
+
+        self.post_message(LibraryPlansRead(read_plans(entries, store, datetime.now().astimezone())))
+
+    def on_library_plans_read(self, message: Any) -> None:
+        self._plans = message.plans
+        if self.tapp.entries is not None:
+            self._fill(self.tapp.entries)
 
     # ------------------------------------------------------------------ the list
 
@@ -168,10 +200,12 @@ class LibraryScreen(Screen[None]):
         query = self.query_one("#search", Input).value
         routines = self.query_one("#routines", RoutineList)
         highlighted = self._highlighted()
-        self._shown = [e for e in entries if e.matches(query)]
+        from tproutine.tui.plans import badge, ordered
+
+        self._shown = ordered([e for e in entries if e.matches(query)], self._plans)
         # The name and the time must show at 80 columns; tags and author get the rest.
         width = max(routines.scrollable_content_region.width - 1, 30)
-        longest = max((len(e.name) for e in entries), default=10)
+        longest = max((len(e.name) + len(badge(e, self._plans)) + 3 for e in entries), default=10)
         # Past 60 cells the tags and the author get at least 30 of them.
         room = width - 5 - 2 - (30 if width >= 60 else 0)
         name_width = max(min(longest, room), 12)
@@ -184,7 +218,9 @@ class LibraryScreen(Screen[None]):
                 time, tags, author = "–", "cannot be run", ""
             else:
                 time, tags, author = clock_text(entry.total_s), ", ".join(entry.tags), entry.author
-            row = columns_text(entry.name, time, tags, author, width, name_width)
+            mark = badge(entry, self._plans)
+            name = f"{entry.name} · {mark}" if mark else entry.name
+            row = columns_text(name, time, tags, author, width, name_width)
             options.append(Option(Text(row), id=str(i)))
         routines.clear_options()
         routines.add_options(options)
@@ -220,7 +256,12 @@ class LibraryScreen(Screen[None]):
         if entry is None:
             preview.update("")
         else:
-            preview.update(preview_text(entry))
+            from tproutine.tui.plans import preview_lines
+
+            text = preview_text(entry)
+            if not entry.errors:
+                text.append_text(preview_lines(entry, self._plans))
+            preview.update(text)
             self.query_one("#preview-pane", VerticalScroll).scroll_home(animate=False)
 
     @on(OptionList.OptionHighlighted, "#routines")
@@ -271,6 +312,14 @@ class LibraryScreen(Screen[None]):
             )
             return
         self.tapp.begin(entry.timeline, str(entry.path))
+
+    def action_start_easier(self) -> None:
+        """Start the highlighted routine "easier today" (time ×0.75, pressure −1, device −10)."""
+        entry = self._highlighted()
+        if entry is not None and entry.ok and entry.timeline is not None:
+            self.tapp.begin(entry.timeline, str(entry.path), easier=True)
+        else:
+            self.action_start()  # says why it cannot run
 
     async def action_quit(self) -> None:
         await self.tapp.action_stop_and_quit()

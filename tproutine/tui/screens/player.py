@@ -21,7 +21,7 @@ from textual.widgets import Digits, Footer, Label, Static
 
 from tproutine.engine.events import Event
 from tproutine.routine.durations import format_duration
-from tproutine.routine.timeline import KIND_LABELS, Segment
+from tproutine.routine.timeline import KIND_LABELS, Segment, Timeline
 from tproutine.tui.messages import SessionEvent
 from tproutine.tui.widgets.device_panel import DevicePanel
 from tproutine.tui.widgets.meter import Meter
@@ -102,6 +102,13 @@ class ConfirmEndScreen(ModalScreen[bool]):
         self.dismiss(end)
 
 
+def title_text(timeline: Timeline) -> str:
+    """The routine's name, and "adjusted" when an adjustment or "easier today" is in force."""
+    if timeline.adjustment is None:
+        return timeline.name
+    return f"{timeline.name} · adjusted"
+
+
 class PlayerScreen(Screen[None]):
     """One running session."""
 
@@ -146,7 +153,7 @@ class PlayerScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="player-body"):
             with Horizontal(id="player-top"):
-                yield Label(self.session.timeline.name, id="routine-name", markup=False)
+                yield Label(title_text(self.session.timeline), id="routine-name", markup=False)
                 yield Label("", id="run-state", markup=False)
             with Horizontal(id="player-main"):
                 with Vertical(id="clock-box"):
@@ -173,6 +180,12 @@ class PlayerScreen(Screen[None]):
             for name in ("segment", "routine", "breathe")
         }
         self._unsubscribe = self.session.subscribe(self._listener)
+        adjustment = self.session.timeline.adjustment
+        if adjustment is not None:
+            from tproutine.safetext import one_line
+
+            self.query_one("#routine-name", Label).tooltip = one_line(adjustment.summary)
+            self.notify(f"Adjusted: {one_line(adjustment.summary)}", timeout=6)
         self.refresh_view()
         self.set_interval(self.tapp.options.refresh_interval, self.refresh_view)
         self._run()

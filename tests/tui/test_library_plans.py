@@ -1,0 +1,112 @@
+"""The Library and plans: due routines first and marked, the week's progress, "adjusted",
+and `e` for "easier today"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from textual.widgets import Static
+
+from tproutine import paths
+from tproutine.history.store import HistoryStore
+from tproutine.tui.screens.before_start import BeforeStartScreen
+from tproutine.tui.screens.library import LibraryScreen
+from tproutine.tui.screens.player import PlayerScreen
+
+from .conftest import AppFactory, flat, library_ready, screen_text, settle
+
+ROUTINES = {
+    # Fourteen a week with nothing done: due whatever the day.
+    "aaa.yaml": "name: A daily one\nplan: {per_week: 14}\n",
+    # Once a week, done today: not due.
+    "bbb.yaml": "name: B weekly\nplan: {per_week: 1, reminder: '08:00'}\n",
+    "ccc.yaml": "name: C no plan\n",
+}
+STEPS = (
+    "steps:\n  - hold: Upper trapezius\n    id: upper-trap\n    duration: 40s\n    pressure: 5\n"
+)
+
+
+def library(folder: Path) -> Path:
+    folder.mkdir()
+    for file, head in ROUTINES.items():
+        (folder / file).write_text("format: tproutine/1\n" + head + STEPS, encoding="utf-8")
+    return folder
+
+
+def done_today(name: str) -> None:
+    with HistoryStore.open() as store:
+        sid = store.start_session(
+            routine=name, file="x.yaml", content_hash="", segments_total=2, planned_s=45.0,
+            started_at=datetime.now(timezone.utc),
+        )  # fmt: skip
+        store.finish_session(sid, "completed")
+
+
+async def plans_ready(pilot: object) -> None:
+    await library_ready(pilot)  # type: ignore[arg-type]
+    await pilot.app.workers.wait_for_complete()  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def test_due_routines_come_first_with_the_weeks_progress(make: AppFactory, xdg: Path) -> None:
+    folder = library(xdg / "routines")
+    done_today("B weekly")
+    app = make(routine_dirs=((folder, "yours"),))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await plans_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, LibraryScreen)
+        assert [e.name for e in screen._shown] == ["A daily one", "B weekly", "C no plan"]
+        text = screen_text(app)
+        assert "A daily one · ● due · 0/14" in text
+        assert "B weekly · 1/1 this week" in text
+        assert "C no plan ·" not in text
+        await pilot.press("down")
+        await pilot.pause()
+        preview = flat(str(screen.query_one("#preview", Static).content))
+        assert "Plan Once a week; reminder at 08:00" in preview
+        assert "This week: 1 of 1 done, nothing due today" in preview
+
+
+async def test_an_adjusted_routine_says_so_and_runs_adjusted(make: AppFactory, xdg: Path) -> None:
+    folder = library(xdg / "routines")
+    adjustments = paths.user_adjustments_dir()
+    adjustments.mkdir(parents=True)
+    (adjustments / "c.yaml").write_text(
+        "format: tproutine-adjust/1\nroutine: C no plan\nsteps:\n  upper-trap: {pressure: 4}\n",
+        encoding="utf-8",
+    )
+    done_today("B weekly")
+    app = make(routine_dirs=((folder, "yours"),))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await plans_ready(pilot)
+        assert "C no plan · adjusted" in screen_text(app)
+        await pilot.press("down", "down", "enter")
+        await settle(pilot)
+        if isinstance(app.screen, BeforeStartScreen):
+            assert "Adjusted: upper-trap: pressure 4" in flat(screen_text(app))
+            await pilot.press("enter")
+            await settle(pilot)
+        assert isinstance(app.screen, PlayerScreen)
+        assert "C no plan · adjusted" in screen_text(app)
+        assert app.screen.session.timeline.segments[1].pressure == 4
+
+
+async def test_e_starts_it_easier_today(make: AppFactory, xdg: Path) -> None:
+    from tproutine.settings import Settings
+
+    folder = library(xdg / "routines")
+    app = make(routine_dirs=((folder, "yours"),), settings=Settings(pain_prompts=False))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await plans_ready(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        hold = screen.session.timeline.segments[1]
+        assert (hold.duration_s, hold.pressure) == (30.0, 4)  # 40 s × 0.75, pressure 5 − 1
+        assert "A daily one · adjusted" in screen_text(app)
+        note = screen.session.timeline.adjustment
+        assert note is not None and note.summary.startswith("easier today")

@@ -1,0 +1,379 @@
+"""Finding and holding the link: scan, connect, set up, lose it and reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from typing import TYPE_CHECKING
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+
+from tproutine.devices import adapters
+from tproutine.devices.adapters import AdapterError, Backends
+from tproutine.devices.codec import (
+    decode_battery_level,
+    encode_battery_query,
+    encode_firmware_query,
+    encode_init,
+)
+from tproutine.devices.controller_base import (
+    BACKOFF_FIRST,
+    BACKOFF_MAX,
+    DISCONNECT_TIMEOUT,
+    FINAL_RECONNECT_TIMEOUT,
+    ControllerBase,
+    DeviceError,
+    Link,
+    is_address,
+    why,
+)
+from tproutine.devices.profile import (
+    BATTERY_LEVEL,
+    FIRMWARE_REVISION,
+    DeviceProfile,
+)
+from tproutine.devices.status import FoundDevice
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+
+def _scan_failure(exc: BaseException, backends: Backends) -> str:
+    if backends.spec.kind == "system":
+        return adapters.describe_bluetooth_error(exc)
+    return f"scanning {backends.description} failed: {why(exc)}"
+
+
+class Connection(ControllerBase):
+    """Connecting, setting up, losing the link and reconnecting."""
+
+    async def _adapter(self) -> Backends:
+        if self._backends is not None and self._backends.available:
+            return self._backends
+        if self._given_backends is not None:
+            raise DeviceError(f"{self._given_backends.description} is not available any more")
+        if self._backends is not None:
+            stale, self._backends = self._backends, None
+            await adapters.release(stale)
+        if self.adapter.kind == "none":
+            raise DeviceError("no adapter (--adapter none)")
+        try:
+            self._backends = await adapters.acquire(self.adapter, profile_id=self.sim_profile)
+        except AdapterError as exc:
+            raise DeviceError(str(exc)) from None
+        return self._backends
+
+    async def scan(self, timeout: float) -> list[FoundDevice]:
+        """Every device seen within ``timeout`` on this controller's adapter."""
+        from tproutine.devices.scan import scan_backends
+
+        backends = await self._adapter()
+        return await scan_backends(backends, timeout, self.profiles)
+
+    async def _connect(
+        self,
+        target: FoundDevice | str,
+        *,
+        reconnect: bool = False,
+        scan_timeout: float | None = None,
+    ) -> None:
+        if self._io_lock is None:
+            self._io_lock = asyncio.Lock()
+        if self._connect_lock is None:
+            self._connect_lock = asyncio.Lock()
+        # One connection attempt at a time (a session starting while the Devices
+        # screen connects): the second waits, then finds the link up.
+        async with self._connect_lock:
+            if self._link is not None and self._link.client.is_connected:
+                return
+            await self._connect_locked(target, reconnect, scan_timeout or self.scan_timeout)
+
+    async def _connect_locked(
+        self, target: FoundDevice | str, reconnect: bool, scan_timeout: float
+    ) -> None:
+        if not reconnect:
+            self._publish(state="scanning", message=None)
+        try:
+            found, ble_device, profile = await self._find(target, scan_timeout)
+            if not reconnect:
+                self._publish(
+                    state="connecting",
+                    name=found.name,
+                    address=found.address,
+                    profile=profile.name,
+                    max_level=profile.safety.max_level,
+                )
+            await self._open(found, ble_device, profile)
+        except DeviceError as exc:
+            if not reconnect:
+                self._publish(state="failed", message=str(exc))
+            raise
+        self._lost_running = None
+        self._publish(
+            state="connected",
+            name=found.name,
+            address=found.address,
+            profile=profile.name,
+            max_level=profile.safety.max_level,
+            message=None,
+        )
+        self._emit(
+            "device",
+            action="reconnect" if reconnect else "connect",
+            name=found.name,
+            address=found.address,
+            profile=profile.id,
+        )
+        if self._stats is not None:
+            self._stats.device_seen = True
+        self._wake.set()
+
+    async def _find(
+        self, target: FoundDevice | str, timeout: float
+    ) -> tuple[FoundDevice, BLEDevice, DeviceProfile]:
+        """Scan until the wanted device advertises; its scan entry and profile."""
+        backends = await self._adapter()
+        wanted_profile: DeviceProfile | None = None
+        if isinstance(target, FoundDevice):
+            address: str | None = target.address
+            name: str | None = None
+            if target.profile_id is not None:
+                wanted_profile = self.profiles.get(target.profile_id)
+        elif target.lower() == "auto":
+            address = name = None
+        elif is_address(target):
+            address, name = target, None
+        else:
+            address, name = None, target
+        loop = asyncio.get_running_loop()
+        found: asyncio.Future[tuple[BLEDevice, AdvertisementData, DeviceProfile | None]]
+        found = loop.create_future()
+
+        def seen(device: BLEDevice, adv: AdvertisementData) -> None:
+            if found.done():
+                return
+            local = adv.local_name or device.name
+            if address is not None and device.address.upper() != address.upper():
+                return
+            if name is not None and (local or "").casefold() != name.casefold():
+                return
+            profile = wanted_profile or self._profile_for(local, adv)
+            if profile is None and address is None and name is None:
+                return  # auto: only devices a profile knows
+            found.set_result((device, adv, profile))
+
+        scanner = BleakScanner(seen, backend=backends.scanner)
+        try:
+            await scanner.start()
+        except Exception as exc:
+            raise DeviceError(_scan_failure(exc, backends)) from None
+        try:
+            device, adv, profile = await asyncio.wait_for(found, timeout)
+        except TimeoutError:
+            what = (
+                "no device that a profile knows was"
+                if address is None and name is None
+                else f"{target if isinstance(target, str) else target.address!r} was not"
+            )
+            raise DeviceError(
+                f"{what} found within {timeout:g} s on {backends.description}"
+            ) from None
+        finally:
+            with contextlib.suppress(Exception):
+                await scanner.stop()
+        local = adv.local_name or device.name
+        if profile is None:
+            raise DeviceError(
+                f"{local or device.address} is not a device any profile knows "
+                "(see `tproutine devices profiles`)"
+            )
+        entry = FoundDevice(local, device.address, adv.rssi, profile.id, profile.name)
+        return entry, device, profile
+
+    async def _open(
+        self, found: FoundDevice, ble_device: BLEDevice, profile: DeviceProfile
+    ) -> None:
+        backends = await self._adapter()
+        client = BleakClient(
+            ble_device,
+            disconnected_callback=self._on_disconnected,
+            timeout=self.connect_timeout,
+            backend=backends.client,
+        )
+        try:
+            await client.connect()
+        except TimeoutError:
+            raise DeviceError(
+                f"{found.name or found.address} did not answer within {self.connect_timeout:g} s"
+            ) from None
+        except Exception as exc:
+            raise DeviceError(
+                f"could not connect to {found.name or found.address}: {why(exc)}"
+            ) from None
+        try:
+            link = self._link_for(client, found, profile)
+            self.profile = profile
+            self._link = link
+            self._sent_level = None
+            self._device_level = None
+            self._manual = None
+            self._failing = False
+            self._retry_at = -math.inf
+            await self._set_up(link, profile)
+        except BaseException as exc:
+            self._link = None
+            self._leaving = True
+            try:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.disconnect(), DISCONNECT_TIMEOUT)
+            finally:
+                self._leaving = False
+            if isinstance(exc, DeviceError):
+                raise
+            if isinstance(exc, Exception):
+                raise DeviceError(
+                    f"setting up {found.name or found.address} failed: {why(exc)}"
+                ) from None
+            raise
+
+    def _link_for(self, client: BleakClient, found: FoundDevice, profile: DeviceProfile) -> Link:
+        services = client.services
+        gatt = profile.gatt_for(s.uuid for s in services)
+        if gatt is None:
+            raise DeviceError(
+                f"{found.name or found.address} has none of the services of the profile "
+                f"{profile.id}: is it the right profile?"
+            )
+        write_char = services.get_characteristic(gatt.write)
+        if write_char is None:
+            raise DeviceError(f"{found.name or found.address} has no characteristic {gatt.write}")
+        notify_char = services.get_characteristic(gatt.notify) if gatt.notify else None
+        battery_char = services.get_characteristic(BATTERY_LEVEL)
+        firmware_char = services.get_characteristic(FIRMWARE_REVISION)
+        return Link(client, found, gatt, write_char, notify_char, battery_char, firmware_char)
+
+    async def _set_up(self, link: Link, profile: DeviceProfile) -> None:
+        """Notifications, battery, init commands: everything between connect and use."""
+        client = link.client
+        if link.notify_char is not None:
+            await client.start_notify(link.notify_char, self._on_notify)
+        if profile.reads.battery == "standard" and link.battery_char is not None:
+            with contextlib.suppress(Exception):
+                battery = decode_battery_level(
+                    bytes(await client.read_gatt_char(link.battery_char))
+                )
+                if battery is not None:
+                    self._publish(battery=battery)
+            if "notify" in link.battery_char.properties:
+                with contextlib.suppress(Exception):
+                    await client.start_notify(link.battery_char, self._on_battery)
+        for data in encode_init(profile):
+            if not await self._write(data, "the init command"):
+                raise DeviceError("the device refused its init command")
+        query = encode_battery_query(profile)
+        if query is not None:
+            # The answer comes back as a notification, read by _on_notify.
+            await self._write(query, "the battery query")
+
+    async def read_firmware(self, timeout: float = 2.0) -> str | None:
+        """The firmware version where the device tells it (standard 0x2A26 or a vendor query)."""
+        link, profile = self._link, self.profile
+        if link is None or profile is None:
+            return None
+        if profile.reads.firmware == "standard" or (
+            profile.reads.firmware is None and link.firmware_char is not None
+        ):
+            if link.firmware_char is None:
+                return None
+            try:
+                raw = await asyncio.wait_for(
+                    link.client.read_gatt_char(link.firmware_char), timeout
+                )
+            except Exception:
+                return None
+            return bytes(raw).decode("utf-8", "replace").strip("\x00 ") or None
+        query = encode_firmware_query(profile)
+        if query is None:
+            return None
+        link.firmware_waiter = asyncio.get_running_loop().create_future()
+        try:
+            if not await self._write(query, "the firmware query"):
+                return None
+            return await asyncio.wait_for(link.firmware_waiter, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            link.firmware_waiter = None
+
+    def _on_disconnected(self, client: BleakClient) -> None:
+        link = self._link
+        if link is None or link.client is not client or self._leaving:
+            return
+        was_running = (self._sent_level or 0) > 0 or (self._device_level or 0) > 0
+        self._lost_running = link.device if was_running else None
+        self._link = None
+        self._sent_level = None
+        self._device_level = None
+        self._record_level()
+        if self._closed:
+            return
+        self._publish(
+            state="reconnecting",
+            running=False,
+            force=None,
+            message="the link was lost: reconnecting; the routine goes on as a timer",
+        )
+        self._emit("device", action="disconnect", name=link.device.name, reason="link lost")
+        session = self._session
+        if not self.keep_timer_on_disconnect and session is not None and session.state == "running":
+            session.pause()
+        if self._reconnecting is None and self._loop is not None and not self._loop.is_closed():
+            self._reconnecting = self._loop.create_task(self._reconnect(link.device))
+
+    async def _reconnect(self, device: FoundDevice) -> None:
+        delay = BACKOFF_FIRST
+        try:
+            while not self._closed:
+                try:
+                    await self._connect(device, reconnect=True)
+                    return
+                except DeviceError as exc:
+                    log.info("reconnecting failed (%s); next try in %.2f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+        finally:
+            self._reconnecting = None
+
+    async def _reach_to_stop(self, device: FoundDevice) -> None:
+        """Reconnect once, briefly, to a device lost while running: the stop is owed to it."""
+        try:
+            await asyncio.wait_for(
+                self._connect(device, reconnect=True, scan_timeout=FINAL_RECONNECT_TIMEOUT),
+                FINAL_RECONNECT_TIMEOUT,
+            )
+        except (DeviceError, TimeoutError) as exc:
+            log.error("could not reach %s to stop it: %s", device.name or device.address, exc)
+            self._report(
+                f"device: the link to {device.name or device.address} was lost while the motor "
+                "ran and could not be restored to stop it: switch it off by hand"
+            )
+
+    async def _drop_connection(self) -> None:
+        link, self._link = self._link, None
+        if link is None:
+            return
+        self._leaving = True
+        try:
+            await asyncio.wait_for(link.client.disconnect(), DISCONNECT_TIMEOUT)
+        except Exception as exc:
+            log.info("disconnecting failed: %r", exc)
+        finally:
+            self._leaving = False
+        self._sent_level = None
+        self._emit("device", action="disconnect", name=link.device.name, reason="closed")
