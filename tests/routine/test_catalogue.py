@@ -110,14 +110,14 @@ def test_routine_defaults_fill_pressure_for_a_placeholder_when_the_routine_clear
 
 def test_an_unknown_id_suggests_the_nearest(catalogues: Catalogues) -> None:
     assert one_problem(HEAD + "steps:\n  - use: upper-trp\n") == (
-        "t.yaml:4:10: steps[0].use: unknown step id 'upper-trp' "
+        "t.yaml:4:10: steps[0].use: unknown catalogue step 'upper-trp' "
         "(did you mean upper-trap? `tproutine steps` lists every step you have)"
     )
 
 
 def test_an_unknown_id_with_nothing_near(catalogues: Catalogues) -> None:
     assert one_problem(HEAD + "steps:\n  - use: zzzz\n") == (
-        "t.yaml:4:10: steps[0].use: unknown step id 'zzzz' "
+        "t.yaml:4:10: steps[0].use: unknown catalogue step 'zzzz' "
         "(`tproutine steps` lists every step you have)"
     )
 
@@ -130,7 +130,7 @@ def test_an_override_of_a_key_the_kind_does_not_take(catalogues: Catalogues) -> 
     assert one_problem(HEAD + "steps:\n  - use: doorway\n    pattern: [4s, 6s]\n") == (
         "t.yaml:5:5: steps[0].pattern: 'pattern' cannot be changed here ('doorway' is a "
         "stretch step, and pattern belongs to breathe steps; a used stretch step takes title, "
-        "duration, area, tool, instructions, pressure, side, alternate, reps, rest, switch, "
+        "id, duration, area, tool, instructions, pressure, side, alternate, reps, rest, switch, "
         "cues, device)"
     )
 
@@ -156,7 +156,7 @@ def test_a_kind_key_beside_use(catalogues: Catalogues) -> None:
 )
 def test_a_use_that_is_not_an_id(catalogues: Catalogues, value: str, shown: str) -> None:
     assert one_problem(HEAD + f"steps:\n  - use: {value}\n") == (
-        f"t.yaml:4:10: steps[0].use: {shown} is not a step id (lower-case letters and digits "
+        f"t.yaml:4:10: steps[0].use: {shown} is not a catalogue id (lower-case letters and digits "
         "in words joined by hyphens, like upper-trapezius-pinch; `tproutine steps` lists them)"
     )
 
@@ -230,7 +230,7 @@ def test_a_cue_outside_a_catalogue_steps_repetition() -> None:
     [
         (
             "steps:\n  Upper Trap:\n    hold: A\n    duration: 5s\n",
-            "mine.yaml:4:3: steps.Upper Trap: 'Upper Trap' is not a step id (use lower-case "
+            "mine.yaml:4:3: steps.Upper Trap: 'Upper Trap' is not a catalogue id (use lower-case "
             "letters and digits in words joined by hyphens, like upper-trapezius-pinch)",
         ),
         (
@@ -431,7 +431,7 @@ def test_a_broken_catalogue_of_yours_breaks_nothing_else(catalogues: Catalogues)
     found = [str(p) for p in problems(HEAD + "steps:\n  - use: my-calf\n")]
     assert len(found) == 2
     assert found[0].startswith(f"{broken}:9:1:") and "YAML syntax error" in found[0]
-    assert found[1].startswith("t.yaml:4:10: steps[0].use: unknown step id 'my-calf'")
+    assert found[1].startswith("t.yaml:4:10: steps[0].use: unknown catalogue step 'my-calf'")
 
 
 # --- cheap: read lazily, once, and again only when a file changes ------------------------

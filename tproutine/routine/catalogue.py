@@ -222,7 +222,9 @@ def _check_entry(
 ) -> tuple[list[Problem], m.WorkStep | None]:
     here: tuple[str | int, ...] = ("steps", step_id)
     if not is_step_id(step_id):
-        return [doc.problem(here, f"{step_id!r} is not a step id (use {ID_RULE})", key=True)], None
+        return [
+            doc.problem(here, f"{step_id!r} is not a catalogue id (use {ID_RULE})", key=True)
+        ], None
     if not isinstance(entry, dict):
         return [
             doc.problem(

@@ -139,7 +139,7 @@ def _unknown(doc: Document, where: Path, step_id: str, index: StepIndex) -> Prob
     did = f"did you mean {' or '.join(near)}? " if near else ""
     return doc.problem(
         where,
-        f"unknown step id {step_id!r} ({did}`tproutine steps` lists every step you have)",
+        f"unknown catalogue step {step_id!r} ({did}`tproutine steps` lists every step you have)",
     )
 
 
@@ -209,7 +209,7 @@ def resolve_uses(doc: Document) -> Uses:
             problems.append(
                 doc.problem(
                     (*site, "use"),
-                    f"{describe_value(step_id, show_text=True)} is not a step id ({ID_RULE}; "
+                    f"{describe_value(step_id, show_text=True)} is not a catalogue id ({ID_RULE}; "
                     "`tproutine steps` lists them)",
                 )
             )
