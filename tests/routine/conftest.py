@@ -25,7 +25,7 @@ NECK = """\
 format: tproutine-steps/1
 name: Neck
 safety:
-  warnings: [Stop at once if you feel numbness, tingling, or sharp or shooting pain.]
+  warnings: ['Stop at once if you feel numbness, tingling, or sharp or shooting pain.']
 steps:
   upper-trap:
     hold: Upper trapezius

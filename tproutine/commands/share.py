@@ -101,7 +101,7 @@ def add(files: list[str], force: bool) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
-def new(name: str, output: str | None) -> int:
+def new(name: str, output: str | None, steps: str | None = None) -> int:
     from tproutine.share.starter import clean_name, default_filename, starter_routine
 
     try:
@@ -110,7 +110,19 @@ def new(name: str, output: str | None) -> int:
         _err(str(exc))
         return EXIT_FAIL
     target = Path(output) if output else Path(default_filename(clean))
-    text = starter_routine(clean, str(target))
+    if steps is None:
+        text = starter_routine(clean, str(target))
+    else:
+        from tproutine.share.from_steps import build
+
+        try:
+            text = build(clean, str(target), steps)
+        except LoadError as err:
+            print_problems(err)
+            return EXIT_FAIL
+        except ValueError as exc:
+            _err(str(exc))
+            return EXIT_FAIL
     try:
         # "x": never overwrite a routine someone has been working on.
         with open(target, "x", encoding="utf-8", newline="\n") as out:
@@ -131,4 +143,4 @@ def main(args: argparse.Namespace) -> int:
         return export(args.file, args.format, args.output)
     if args.command == "add":
         return add(args.files, args.force)
-    return new(args.name, args.output)
+    return new(args.name, args.output, args.steps)

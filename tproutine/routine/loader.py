@@ -261,6 +261,16 @@ def parse_routine(raw: bytes | str, file: str) -> LoadedRoutine:
                 )
             ]
         )
+    if isinstance(fmt, str) and fmt.startswith("tproutine-steps/"):
+        raise LoadError(
+            [
+                doc.problem(
+                    ("format",),
+                    "this is a step catalogue, not a routine (a routine uses its steps with "
+                    "`- use: ID`; `tproutine steps` lists them)",
+                )
+            ]
+        )
     uses = resolve_uses(doc)  # `- use: ID` steps become their catalogue steps (uses.py)
     try:
         routine = m.Routine.model_validate(doc.data)
