@@ -315,3 +315,47 @@ def test_steps_imports_no_tui_and_no_bluetooth(args: list[str]) -> None:
 
     result = run_fresh(args)
     assert result["heavy"] == []
+
+
+# --- tproutine add of a catalogue ---------------------------------------------------------
+
+
+def test_add_a_catalogue_with_the_routine_that_uses_it(
+    catalogues: Catalogues,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    sent = tmp_path / "sent"
+    sent.mkdir()
+    (sent / "my-steps.yaml").write_text(
+        "format: tproutine-steps/1\nname: Mine\nsteps:\n  my-calf: {hold: Calf, duration: 45s}\n"
+    )
+    (sent / "calf.yaml").write_text(HEAD + "steps:\n  - use: my-calf\n  - use: doorway\n")
+    # The routine first on the command line: the catalogue is still added before it.
+    code, out, err = run(capsys, "add", str(sent / "calf.yaml"), str(sent / "my-steps.yaml"))
+    assert (code, err) == (0, "")
+    installed = catalogues.user / "my-steps.yaml"
+    assert out.splitlines()[0] == (
+        f"{sent / 'my-steps.yaml'}: added the step catalogue 'Mine' ({installed})"
+    )
+    assert "added 'Test' to your library" in out.splitlines()[1]
+    assert installed.read_bytes() == (sent / "my-steps.yaml").read_bytes()
+    code, out, _ = run(capsys, "add", str(sent / "my-steps.yaml"))
+    assert code == 0 and "already in your steps folder" in out
+    # Another file of that name is replaced only with --force ...
+    (sent / "my-steps.yaml").write_text(
+        "format: tproutine-steps/1\nname: Mine 2\nsteps:\n  my-calf: {hold: Calf, duration: 30s}\n"
+    )
+    code, _, err = run(capsys, "add", str(sent / "my-steps.yaml"))
+    assert code == 1 and "Use --force to replace it" in err
+    assert run(capsys, "add", "--force", str(sent / "my-steps.yaml"))[0] == 0
+    # ... and a catalogue whose id is already a step here is refused.
+    (sent / "other.yaml").write_text(
+        "format: tproutine-steps/1\nname: O\nsteps:\n  doorway: {stretch: D, duration: 5s}\n"
+    )
+    code, out, err = run(capsys, "add", str(sent / "other.yaml"))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{sent / 'other.yaml'}:4:3: steps.doorway: 'doorway' is already a step")
+    assert not (catalogues.user / "other.yaml").exists()

@@ -155,14 +155,9 @@ def _show(ids: list[str], idx: StepIndex, as_json: bool) -> int:
 def validate_catalogue(name: str, raw: bytes) -> bool | None:
     """``tproutine validate`` of a step catalogue: its own mistakes, then any id that
     another catalogue already has. None when the file is not a catalogue after all."""
-    from tproutine.routine.catalogue import CATALOGUE_FORMAT, parse_catalogue
-    from tproutine.yamlsafe import LoadError, load_yaml
+    from tproutine.routine.catalogue import is_catalogue, parse_catalogue
 
-    try:
-        fmt = load_yaml(raw, name).data.get("format")
-    except LoadError:
-        return None  # the routine loader reports the YAML mistake
-    if not (isinstance(fmt, str) and fmt.startswith(CATALOGUE_FORMAT.split("/")[0] + "/")):
+    if not is_catalogue(raw, name):
         return None
     found = parse_catalogue(raw, name, bundled=False, path=Path(name))
     problems = list(found.problems)

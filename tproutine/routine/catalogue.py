@@ -60,6 +60,17 @@ ID_RULE = "lower-case letters and digits in words joined by hyphens, like upper-
 PLACEHOLDER = "{pressure}"
 
 
+def is_catalogue(raw: bytes, shown: str) -> bool:
+    """Whether ``raw`` says ``format: tproutine-steps/...`` (cheap for everything else)."""
+    if b"tproutine-steps/" not in raw:
+        return False
+    try:
+        fmt = load_yaml(raw, shown).data.get("format")
+    except LoadError:
+        return False  # the routine loader reports the YAML mistake
+    return isinstance(fmt, str) and fmt.startswith(CATALOGUE_FORMAT.split("/")[0] + "/")
+
+
 def is_step_id(value: object) -> bool:
     return isinstance(value, str) and len(value) <= MAX_ID and _ID.match(value) is not None
 
