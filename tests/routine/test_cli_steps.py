@@ -359,3 +359,19 @@ def test_add_a_catalogue_with_the_routine_that_uses_it(
     assert (code, out) == (1, "")
     assert err.startswith(f"{sent / 'other.yaml'}:4:3: steps.doorway: 'doorway' is already a step")
     assert not (catalogues.user / "other.yaml").exists()
+
+
+def test_new_from_bundled_steps_has_one_stop_rule_and_the_regions_worked_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ids = "slow-breathing-seated,upper-trapezius-pinch,doorway-chest-stretch,finish-breathing"
+    assert run(capsys, "new", "Desk neck", "--steps", ids)[0] == 0
+    data = yaml.safe_load((tmp_path / "desk-neck.yaml").read_text())
+    warnings = data["safety"]["warnings"]
+    assert [w for w in warnings if w.startswith("Stop at once")] == [warnings[0]]
+    # Breathing steps bring no region, no tags and no safety lists of their own.
+    assert data["tags"] == ["neck-shoulders", "chest"]
+    assert data["summary"].endswith(": neck and shoulders, chest and front of the shoulders")
+    assert "In this routine: upper trapezius, doorway chest stretch." in data["description"]
+    assert not any("pulse" in w for w in warnings)  # from the breathing catalogue's list

@@ -10,6 +10,7 @@ on one line, so nothing in a catalogue can change the document's structure.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import yaml
@@ -85,25 +86,37 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def safety_warnings(cats: Sequence[Catalogue]) -> list[str]:
+    """The catalogues' warnings, with one "stop at once" rule (the first catalogue's)
+    rather than one for each catalogue."""
+    warnings = [w for c in cats for w in c.safety.warnings]
+    stops = [w for w in warnings if w.startswith("Stop at once if you feel")]
+    rest = [w for w in warnings if w not in stops]
+    return _unique([stops[0] if stops else STOP_RULE, *rest])
+
+
 def routine_from_steps(
     name: str, file_name: str, steps: Sequence[CatalogueStep], index: StepIndex, total_s: float
 ) -> str:
     """The routine's text. ``name`` comes from ``starter.clean_name``; ``total_s`` is the
     total the steps take (with the countdown), for the summary."""
     shown = file_name if file_name.isprintable() else "FILE"
+    # The regions worked on: breathing steps alone bring no safety lists of their own.
+    work = [s for s in steps if s.kind != "breathe"] or list(steps)
     cats: list[Catalogue] = []
-    for step in steps:
+    for step in work:
         cat = next(c for c in index.catalogues if step in c.steps)
         if cat not in cats:
             cats.append(cat)
-    warnings = _unique([STOP_RULE, *(w for c in cats for w in c.safety.warnings)])
+    warnings = safety_warnings(cats)
     avoid = _unique([a for c in cats for a in c.safety.avoid_if])
     regions = ", ".join(one_line(c.name).lower() for c in cats)
     minutes = max(1, int(total_s / 60 + 0.5))  # 6.5 reads as 7, as people round
     summary = f"About {minutes} minute{'s' if minutes != 1 else ''}: {regions}"
     if len(summary) > _MAX_SUMMARY:
         summary = summary[: _MAX_SUMMARY - 1].rstrip(" ,") + "…"
-    titles = ", ".join(one_line(s.title).lower() for s in _unique_steps(steps))
+    titles = ", ".join(one_line(s.title).lower() for s in _unique_steps(work))
+    about = textwrap.wrap(f"In this routine: {titles}.", width=78)
     tags = ", ".join(yaml_text(c.region) for c in cats)
     lines = [
         f"# yaml-language-server: $schema={SCHEMA_ID}",
@@ -127,7 +140,8 @@ def routine_from_steps(
         f"summary: {yaml_text(summary)}",
         "# author: Your name, your practice",
         "description: |",
-        f"  In this routine: {titles}.",
+        *(f"  {line}" for line in about),
+        "",
         "  Press only to a dull ache you can breathe through, never sharp, and stop if",
         "  anything tingles or goes numb. Short sessions every other day tend to help",
         "  more than one long one.",
