@@ -17,7 +17,7 @@ import pytest
 
 from tests.routine import ROOT
 from tproutine.routine import model as m
-from tproutine.routine.catalogue import Catalogue, CatalogueStep, parse_catalogue
+from tproutine.routine.catalogue import Catalogue, CatalogueStep, parse_catalogue, scan_ids
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,6 +42,12 @@ def test_every_catalogue_is_valid_and_the_ids_are_unique() -> None:
     assert problems == []
     all_ids = [s.id for _, s in STEPS]
     assert len(all_ids) == len(set(all_ids))
+
+
+@pytest.mark.parametrize("cat", CATALOGUES, ids=lambda c: c.region)
+def test_the_cheap_scan_finds_exactly_the_ids_the_parser_finds(cat: Catalogue) -> None:
+    # A routine reads only the bundled catalogues whose scanned ids it needs.
+    assert scan_ids(cat.path) == {s.id for s in cat.steps}
 
 
 def test_at_least_forty_steps() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -474,3 +475,34 @@ def test_loading_a_routine_never_raises_anything_but_load_error(catalogues: Cata
     ]:
         with pytest.raises(LoadError):
             parse_routine(HEAD + body, "t.yaml")
+
+
+def test_a_routine_reads_only_the_bundled_catalogues_it_needs(
+    catalogues: Catalogues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalogues.write(
+        "feet.yaml",
+        "format: tproutine-steps/1\nname: Feet\nsteps:\n  arch: {hold: Arch, duration: 45s}\n",
+    )
+    mine = catalogues.write("mine.yaml", MINE, bundled=False)
+    read: list[str] = []
+    real = catalogue.parse_catalogue
+
+    def counting(raw: bytes | str, file: str, **kw: object) -> catalogue.Catalogue:
+        read.append(Path(file).name)
+        return real(raw, file, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalogue, "parse_catalogue", counting)
+    assert timeline(HEAD + "steps:\n  - use: arch\n").segments[1].title == "Arch"
+    # The person's own catalogues are always read (a clash must never be missed).
+    assert sorted(read) == ["feet.yaml", mine.name]
+    read.clear()
+    assert problems(HEAD + "steps:\n  - use: arc\n")[0].message.startswith(
+        "unknown catalogue step 'arc' (did you mean arch?"
+    )
+    assert "neck.yaml" in read  # an unknown id looks everywhere, for the nearest
+
+
+def test_the_scan_finds_the_ids_the_parser_finds(catalogues: Catalogues) -> None:
+    path = catalogues.bundled / "neck.yaml"
+    assert catalogue.scan_ids(path) == {"upper-trap", "doorway", "slow-breath", "shoulders-gun"}

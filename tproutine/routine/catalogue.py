@@ -476,6 +476,60 @@ def index() -> StepIndex:
         return built
 
 
+# The ids of a bundled catalogue, found without parsing it: the keys indented two
+# spaces under the top-level `steps:` (the bundled files are written that way, and a
+# test checks the scan against the parser for each of them). A wrong guess costs
+# only time: an extra file read, or the full index when an id is not found.
+_STEPS_KEY = re.compile(r"(?m)^steps:[ \t]*(?:#.*)?$")
+_TOP_KEY = re.compile(r"(?m)^[^\s#]")
+_ID_KEY = re.compile(r"(?m)^  ([a-z0-9][a-z0-9-]*):(?=[ \t]|$)")
+_scans: dict[Path, tuple[tuple[str, int, int], frozenset[str]]] = {}
+
+
+def scan_ids(path: Path, key: tuple[str, int, int] | None = None) -> frozenset[str]:
+    """The ids a catalogue file seems to define, by a cheap look at its text."""
+    key = key or _stat(path)
+    cached = _scans.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        text = read_file(path).decode("utf-8", errors="replace")
+    except LoadError:
+        text = ""
+    found: frozenset[str] = frozenset()
+    start = _STEPS_KEY.search(text)
+    if start is not None:
+        end = _TOP_KEY.search(text, start.end())
+        body = text[start.end() : end.start() if end else len(text)]
+        found = frozenset(_ID_KEY.findall(body))
+    _scans[path] = (key, found)
+    return found
+
+
+def for_ids(ids: Iterable[str]) -> StepIndex:
+    """An index that resolves ``ids`` as :func:`index` would, reading less.
+
+    Every catalogue of the person's own is read (so that a clash with a bundled id is
+    never missed), but only those bundled catalogues that hold one of ``ids`` or of
+    the person's ids. When an id is not found that way, or the full index is already
+    at hand, it is the full index (an unknown id is then reported with the nearest).
+    """
+    wanted = set(ids)
+    with _lock:
+        files = catalogue_files()
+        now = tuple(_stat(p) for p, _ in files)
+        if _index is not None and _index[0] == now:
+            return _index[1]
+        keyed = list(zip(files, now, strict=True))
+        user = [_load(p, False, key) for (p, bundled), key in keyed if not bundled]
+        need = wanted | {s.id for c in user for s in c.steps}
+        bundled = [_load(p, True, key) for (p, b), key in keyed if b and scan_ids(p, key) & need]
+        part = _build([*bundled, *user])
+    if all(part.find(i) is not None or i in part.clashes for i in wanted):
+        return part
+    return index()
+
+
 def bundled_ids() -> list[str]:
     """The ids of the bundled steps, sorted (the schema offers them to editors)."""
     return sorted(i for i, s in index().steps.items() if s.bundled)

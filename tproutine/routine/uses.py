@@ -196,9 +196,9 @@ def resolve_uses(doc: Document) -> Uses:
     sites = list(_sites(doc.data.get("steps"), ("steps",)))
     if not sites:
         return NO_USES
-    from tproutine.routine.catalogue import ID_RULE, index, is_step_id
+    from tproutine.routine.catalogue import ID_RULE, for_ids, is_step_id
 
-    steps_index = index()
+    steps_index = for_ids(h[i]["use"] for _, h, i in sites if is_step_id(h[i]["use"]))
     problems: list[Problem] = []
     origins: list[tuple[Path, CatalogueStep]] = []
     catalogue_problems: list[Problem] = []
