@@ -141,8 +141,20 @@ def assert_no_traceback(text: str) -> None:
 @pytest.mark.skipif(not BUNDLED, reason="no bundled routines yet")
 def test_every_bundled_routine_runs_to_the_end_at_speed_100(tmp_path: Path) -> None:
     env = env_for(tmp_path)
+    # A few at a time: the library keeps growing, and a machine busy with all of them
+    # at once would only measure its own scheduling delays.
+    for batch in range(0, len(BUNDLED), 5):
+        _run_to_the_end(BUNDLED[batch : batch + 5], env, tmp_path)
+    with HistoryStore.open(history_path(tmp_path)) as store:
+        rows = store.sessions()
+        assert len(rows) == len(BUNDLED)
+        assert {r.status for r in rows} == {"completed"}
+        assert all(r.segments_done == r.segments_total for r in rows)
+
+
+def _run_to_the_end(routines: list[Path], env: dict[str, str], tmp_path: Path) -> None:
     procs = {}
-    for routine in BUNDLED:
+    for routine in routines:
         log = tmp_path / f"{routine.stem}.jsonl"
         procs[routine] = (
             log,
@@ -176,12 +188,8 @@ def test_every_bundled_routine_runs_to_the_end_at_speed_100(tmp_path: Path) -> N
         assert end["status"] == "completed"
         begun = [e for e in events if e["event"] == "segment_start"]
         assert [e["index"] for e in begun] == list(range(start["segments"]))
-        assert end["t"] == pytest.approx(start["total_s"], abs=2.0)  # 20 ms of wall time
-    with HistoryStore.open(history_path(tmp_path)) as store:
-        rows = store.sessions()
-        assert len(rows) == len(BUNDLED)
-        assert {r.status for r in rows} == {"completed"}
-        assert all(r.segments_done == r.segments_total for r in rows)
+        # The last deadline plus one wake-up: 50 ms of wall time at speed 100.
+        assert end["t"] == pytest.approx(start["total_s"], abs=5.0)
 
 
 # --- small files ---------------------------------------------------------------------------

@@ -180,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", metavar="NAME", help='the routine\'s name, e.g. "Desk neck reset"')
     p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: from the name)")
+    p.add_argument(
+        "--steps", metavar="ID,ID,...", help="build it from catalogue steps (see tproutine steps)"
+    )
+
+    p = sub.add_parser("steps", help="the catalogue steps a routine can use (- use: ID)")
+    p.add_argument("ids", nargs="*", metavar="ID", help="show these steps in full")
+    p.add_argument("--area", metavar="A", help="only steps for this body area, e.g. neck")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = _command(sub, "devices", "find devices, list profiles, read a device")
     dsub = p.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
@@ -276,6 +284,7 @@ _COMMANDS = {
     "export": "share",
     "add": "share",
     "new": "share",
+    "steps": "steps",
     "devices": "devices",
     "sim": "sim",
     "history": "history",

@@ -302,7 +302,7 @@ def test_a_step_without_a_kind(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - duration: 45s\n")
     assert r.one("4:5", "steps[0]") == (
         "this step has no kind: start it with one of hold, stretch, massage, breathe, "
-        "rest or repeat"
+        "rest or repeat (or use: a step from a catalogue)"
     )
 
 

@@ -18,6 +18,8 @@ from tproutine.yamlsafe import LoadError
 if TYPE_CHECKING:
     from tproutine.routine.model import Plan
 
+CATALOGUE_MARK = b"tproutine-steps/"  # a step catalogue says so in its format
+
 
 def is_adjustment_file(raw: bytes, name: str) -> bool:
     """Whether ``raw`` is an adjustment file (``format: tproutine-adjust/1``) rather than
@@ -103,6 +105,12 @@ def validate(files: list[str]) -> int:
         if name in adjustments:
             failed = not validate_adjustment(name, raws[name], routines) or failed
             continue
+        if CATALOGUE_MARK in raws[name]:
+            from tproutine.commands.steps import validate_catalogue
+
+            if (ok := validate_catalogue(name, raws[name])) is not None:
+                failed = not ok or failed
+                continue
         try:
             expand(parse_routine(raws[name], name))
         except LoadError as err:
