@@ -58,7 +58,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}"
+        # Line 0: a problem of the whole file (missing, unreadable), with no place in it.
+        where = f"{self.file}:{self.line}:{self.col}" if self.line > 0 else self.file
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 

@@ -101,6 +101,10 @@ def test_scan_without_bluetooth_says_so_in_one_line(env: dict[str, str]) -> None
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert "Bluetooth" in done.stderr
+    # And what to do about it: the virtual massager needs no Bluetooth.
+    assert done.stderr.rstrip().endswith(
+        "; to try tproutine without Bluetooth, add --adapter sim (the virtual massager)"
+    )
 
 
 def test_scan_and_info_on_the_in_process_simulator(env: dict[str, str]) -> None:

@@ -162,9 +162,16 @@ def flat(text: str) -> str:
 async def library_ready(pilot: Pilot[Any]) -> None:
     """Wait until the Library has read the routine files (a worker thread)."""
     app = pilot.app
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    assert isinstance(app, TProutineApp) and app.entries is not None
+    assert isinstance(app, TProutineApp)
+    # The worker's message can still be on its way when the worker is done: on a busy
+    # machine one pause is not always enough, so wait (with a deadline) for the list.
+    deadline = time.monotonic() + 30.0
+    while True:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.entries is not None:
+            return
+        assert time.monotonic() < deadline, "the Library never listed its routines"
 
 
 async def settle(pilot: Pilot[Any]) -> None:

@@ -108,6 +108,13 @@ def _adapter(args: argparse.Namespace, settings: Settings) -> str:
     return str(getattr(args, "adapter", None) or settings.adapter)
 
 
+def _sim_hint(adapter: str) -> str:
+    """What to try when the machine's own Bluetooth failed: the virtual massager."""
+    if adapter != "system":
+        return ""
+    return "; to try tproutine without Bluetooth, add --adapter sim (the virtual massager)"
+
+
 def scan(args: argparse.Namespace) -> int:
     from tproutine.devices.scan import ScanError
     from tproutine.devices.scan import scan as run_scan
@@ -116,7 +123,7 @@ def scan(args: argparse.Namespace) -> int:
     try:
         found = asyncio.run(run_scan(adapter, args.timeout))
     except ScanError as exc:
-        _err(str(exc))
+        _err(str(exc) + _sim_hint(adapter))
         return EXIT_FAIL
     if not found:
         print(f"No devices found in {args.timeout:g} s (adapter {adapter}).")
@@ -173,7 +180,7 @@ async def _info(adapter: str, device: str | None, seconds: float, settings: Sett
         try:
             await controller.connect()
         except DeviceError as exc:
-            _err(str(exc))
+            _err(str(exc) + _sim_hint(adapter))
             return EXIT_FAIL
         status = controller.status
         profile = controller.profile

@@ -81,12 +81,15 @@ def main(args: argparse.Namespace) -> int:
     characteristics = _characteristics(args.char)
     if characteristics is None:
         return EXIT_FAIL
-    try:
-        # Imported only now: Bumble is the simulator's, and costs about 0.4 s.
-        from tproutine.devices.sim.massager import MassagerLog
-    except ImportError as exc:
-        _err(f"the simulator needs the 'sim' extra (pip install 'tproutine[sim]'): {exc}")
+    from tproutine.devices.simcheck import simulator_missing
+
+    missing = simulator_missing()
+    if missing is not None:
+        _err(missing)
         return EXIT_FAIL
+    # Imported only now: Bumble is the simulator's, and costs about 0.4 s.
+    from tproutine.devices.sim.massager import MassagerLog
+
     log: MassagerLog | None = None
     if args.log:
         try:

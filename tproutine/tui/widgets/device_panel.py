@@ -119,8 +119,10 @@ class DevicePanel(Widget):
         name = status.name or ""
         if status.profile and status.profile != name:
             name = f"{name} ({status.profile})" if name else status.profile
-        self.query_one("#device-name", Label).update(name)
-        self.query_one("#device-readings", Label).update(readings_text(status))
+        # Its own words, apart from the state's: "connected, motor off · Massager".
+        self.query_one("#device-name", Label).update(f"· {name}" if name else "")
+        readings = readings_text(status)
+        self.query_one("#device-readings", Label).update(f"· {readings}" if readings else "")
         meter = self.query_one("#device-intensity", Meter)
         if status.percent is not None:
             meter.value = status.percent / 100
