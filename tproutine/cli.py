@@ -184,7 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", metavar="ID,ID,...", help="build it from catalogue steps (see tproutine steps)"
     )
 
-    p = sub.add_parser("steps", help="the catalogue steps a routine can use (- use: ID)")
+    p = _command(
+        sub,
+        "steps",
+        "list the catalogue steps a routine can use (- use: ID)",
+        "The bundled catalogues and your own (in your config folder's steps/).",
+    )
     p.add_argument("ids", nargs="*", metavar="ID", help="show these steps in full")
     p.add_argument("--area", metavar="A", help="only steps for this body area, e.g. neck")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -187,8 +187,17 @@ def test_the_demo_drives_the_virtual_massager_after_a_plain_install(
         terminal.keys("Enter")  # read on through the safety list, then confirm
         time.sleep(0.3)
     screen = terminal.wait_for("MASSAGE", "connected, motor running", "tproutine-massager")
-    intensity = [line for line in screen.splitlines() if "Intensity" in line]
-    assert intensity and not intensity[-1].rstrip().endswith(" 0%"), screen
+
+    def intensity_shown(screen: str) -> bool:
+        lines = [line for line in screen.splitlines() if "Intensity" in line]
+        return bool(lines) and not lines[-1].rstrip().endswith(" 0%")
+
+    # The bar follows the level the device reports, a moment after "motor running".
+    deadline = time.monotonic() + 20
+    while not intensity_shown(screen) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        screen = terminal.screen()
+    assert intensity_shown(screen), screen
     terminal.keys("q")
     terminal.wait_for("End this session?")
     terminal.keys("y")

@@ -300,7 +300,7 @@ async def test_a_narrow_library_drops_columns_instead_of_clipping_them_to_nothin
 
 
 def test_columns_are_dropped_whole_when_they_would_say_nothing() -> None:
-    from tproutine.tui.columns import TAGS_MIN, fit
+    from tproutine.tui.columns import NAME_ENOUGH, TAGS_MIN, fit
 
     # A list 59 cells wide (a 100-column terminal): full names, no tags, no author.
     narrow = fit(59, 43, 60, 14)
@@ -314,3 +314,8 @@ def test_columns_are_dropped_whole_when_they_would_say_nothing() -> None:
     roomy = fit(120, 20, 30, 14)
     assert (roomy.name, roomy.tags, roomy.author) == (20, 30, 14)
     assert roomy.header().split() == ["Routine", "Time", "Tags", "Author"]
+    # One very long name does not cost everybody the tags: it is clipped, not below
+    # NAME_ENOUGH, and only where that makes room for them.
+    long_name = fit(71, 50, 60, 14)
+    assert NAME_ENOUGH <= long_name.name < 50 and long_name.tags >= TAGS_MIN
+    assert fit(59, 50, 60, 14).tags == 0 and fit(59, 50, 60, 14).name == 50

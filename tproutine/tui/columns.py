@@ -2,7 +2,8 @@
 
 A row is ``◆ Name  Time  Tags  Author``: the mark says the routine drives a
 massage device. The name gets the room it needs first (it is how a person
-finds a routine), then the time; tags and author are shown only where they
+finds a routine; only a name longer than ``NAME_ENOUGH`` may be clipped to make
+room for the tags), then the time; tags and author are shown only where they
 get a useful width, and dropped whole otherwise: a column clipped to "Ta…"
 tells nobody anything, and the preview beside the list has them in full.
 """
@@ -16,6 +17,9 @@ MARK_WIDTH = 1
 TIME_WIDTH = 5
 GAP = 2
 NAME_MIN = 12
+# A longer name may be clipped to this many cells to make room for the tags: the
+# first 44 characters of a name still tell routines apart.
+NAME_ENOUGH = 44
 TAGS_MIN = 12  # narrower tags are dropped, not clipped to nothing
 AUTHOR_MIN = 10
 
@@ -52,6 +56,10 @@ def fit(width: int, name: int, tags: int, author: int) -> Columns:
     fixed = MARK_WIDTH + 1 + GAP + TIME_WIDTH
     name_w = max(min(name, width - fixed), NAME_MIN)
     rest = width - fixed - name_w
+    if tags and rest < GAP + TAGS_MIN and name_w > NAME_ENOUGH:
+        shorter = max(NAME_ENOUGH, width - fixed - GAP - TAGS_MIN)
+        if width - fixed - shorter >= GAP + TAGS_MIN:
+            name_w, rest = shorter, width - fixed - shorter
     tags_w = author_w = 0
     if tags and rest >= GAP + TAGS_MIN:
         both = rest >= 2 * GAP + TAGS_MIN + AUTHOR_MIN and author > 0
