@@ -9,7 +9,14 @@ property; speed is measured by the benchmarks under ``bench/``.
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("tproutine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("tproutine")
+# `make test` must give the same answer every time (a red CI means nothing lands),
+# so property tests draw the same examples on every run and replay nothing from a
+# local database. `make fuzz` explores new examples and remembers what fails.
+_CALM = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True, **_CALM)
+settings.register_profile("explore", max_examples=2_000, print_blob=True, **_CALM)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))

@@ -60,9 +60,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        # Line 0: a problem of the whole file (missing, unreadable), with no place in it.
         # The file name and any value a message echoes come from other people: one
         # line, every control character shown as a visible token.
-        where = f"{one_line(self.file)}:{self.line}:{self.col}"
+        file = one_line(self.file)
+        where = f"{file}:{self.line}:{self.col}" if self.line > 0 else file
         text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
         return one_line(text)
 

@@ -66,6 +66,25 @@ def test_profiles_lists_every_profile(env: dict[str, str]) -> None:
     assert "community" in lovense and "Buttplug device configuration lovense.yml" in lovense
 
 
+def test_a_profile_of_ones_own_is_shown_as_yours_never_verified(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from tproutine import paths
+
+    folder = tmp_path / "config" / "tproutine" / "devices"
+    folder.mkdir(parents=True)
+    own = (paths.bundled_devices_dir() / "wevibe.yaml").read_text(encoding="utf-8")
+    own = own.replace("status: community", "status: verified\nreplaces: wevibe")
+    (folder / "my-wevibe.yaml").write_text(own, encoding="utf-8")
+    done = tproutine("devices", "profiles", env=env)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("wevibe "))
+    assert row.split()[3] == "yours" and "verified" not in done.stdout
+    assert done.stdout.splitlines()[-1] == (
+        "yours: a profile of your own, not checked by tproutine (replacing the bundled wevibe)"
+    )
+
+
 def test_a_broken_profile_of_ones_own_is_shown_not_hidden(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -84,15 +103,20 @@ def test_scan_without_bluetooth_says_so_in_one_line(env: dict[str, str]) -> None
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert "Bluetooth" in done.stderr
+    # And what to do about it: the virtual massager needs no Bluetooth.
+    assert done.stderr.rstrip().endswith(
+        "; to try tproutine without Bluetooth, add --adapter sim (the virtual massager)"
+    )
 
 
 def test_scan_and_info_on_the_in_process_simulator(env: dict[str, str]) -> None:
     done = tproutine("devices", "scan", "--adapter", "sim", "--timeout", "2", env=env)
     assert done.returncode == 0, done.stderr
     header, row = done.stdout.splitlines()
-    assert header.split() == ["name", "address", "profile", "signal"]
+    assert header.split() == ["name", "address", "profile", "signal", "why"]
     assert row.split()[0] == "tproutine-massager" and row.split()[2] == "tproutine-virtual"
-    assert row.endswith("dBm")
+    # Its 128-bit service does not fit a legacy advert beside its name.
+    assert row.endswith("dBm  name tproutine* (service not advertised; checked on connecting)")
 
     done = tproutine("devices", "info", "--adapter", "sim", "--seconds", "0.3", env=env)
     assert done.returncode == 0, done.stderr
@@ -261,3 +285,49 @@ def test_run_without_bluetooth_on_the_machine_runs_as_a_timer(
         "tproutine: device: no Bluetooth adapter found on this machine (the Bluetooth service "
         "is not running); running as a timer only"
     ]
+
+
+@pytest.mark.parametrize(
+    ("sim_args", "expected"),
+    [
+        # We-Vibe as it really is: f000b000 is a read-only information record.
+        (["--profile", "wevibe", "--char", "f000b000=read"], ["name      Cougar", "off"]),
+        # A Lovense on its fourth GATT layout (the Edge's), indicating like a Max:
+        # the battery answer arrives as an indication.
+        (
+            ["--profile", "lovense", "--layout", "4", "--char", "00000013=indicate"],
+            ["name      LVS-SIM", "battery 100%"],
+        ),
+    ],
+    ids=["wevibe-read-only-info", "lovense-fourth-layout"],
+)
+def test_sim_emulates_devices_as_they_really_are(
+    env: dict[str, str], sim_args: list[str], expected: list[str]
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tproutine", "sim", "--port", "0", *sim_args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline()
+        assert "listening on" in line, process.stderr.read() if process.stderr else line
+        port = int(line.rsplit(":", 1)[1])
+        done = tproutine(
+            "devices", "info", "--adapter", f"tcp:127.0.0.1:{port}", "--seconds", "2", env=env
+        )
+        assert done.returncode == 0, done.stderr
+        # The live state shows the battery once its answer (an indication) is in.
+        assert all(e in done.stdout for e in expected), done.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=TIMEOUT)
+
+
+def test_sim_refuses_a_layout_or_characteristic_it_cannot_present(env: dict[str, str]) -> None:
+    done = tproutine("sim", "--profile", "lovense", "--layout", "5", env=env)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1
+    assert "--layout 5: the profile lovense has 4 GATT layout(s), 1 to 4" in done.stderr
+    done = tproutine("sim", "--profile", "wevibe", "--char", "f000b000=readable", env=env)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1
+    assert "--char 'f000b000=readable': expected UUID=PROPS" in done.stderr

@@ -254,3 +254,50 @@ def test_event_log_write_failure_is_reported_once() -> None:
     for _ in range(3):
         log(ev("pause"))
     assert reports == ["events: stopped writing to events.jsonl: No space left on device"]
+
+
+def test_a_pause_with_a_device_is_one_line() -> None:
+    tl = make_timeline(("massage", 60.0, {"title": "Glutes"}))
+    f = PlainFormatter(tl, keys=True)
+    assert f.body(ev("device", action="connect", name="Massager", by="controller")) == (
+        "Device connected · Massager"
+    )
+    assert f.body(ev("pause", index=0)) == "Paused, the motor off (space to resume)"
+    # The controller's confirmation of that stop adds nothing: no second line.
+    assert f.body(ev("device", action="stop", reason="paused", level=0, by="controller")) is None
+    halted = ev("device", action="stop", reason="emergency stop", halted=True, by="session")
+    assert f.body(halted) == "Motor stopped (s to allow it again)"
+    confirm = ev("device", action="stop", reason="emergency stop", level=0, by="controller")
+    assert f.body(confirm) is None
+    # Any other stop is news.
+    ended = ev("device", action="stop", reason="session ended", level=0, by="controller")
+    assert f.body(ended) == "Device stopped · level 0 · session ended"
+    assert f.body(ev("device", action="disconnect", name="Massager", by="controller"))
+    assert f.body(ev("pause", index=0)) == "Paused (space to resume)"
+
+
+def test_q_asks_first_when_a_device_is_in_use() -> None:
+    from tproutine.commands.run import KeyControl
+
+    tl = make_timeline(("massage", 60.0, {"title": "Glutes"}))
+    session = Session(tl, FakeClock())
+    session.start()
+    said: list[str] = []
+    control = KeyControl(session, -1, lambda k: None, say=said.append, confirm_end=True)
+    control.key("q")
+    assert session.state == "paused"
+    assert said == ["End this session? y or enter ends it; any other key goes on."]
+    control.key("n")  # goes on: the pause the question made is undone
+    assert session.state == "running"
+    control.key(" ")  # paused by the person, then q and "no": it stays paused
+    control.key("q")
+    control.key("x")
+    assert session.state == "paused" and said[-1].startswith("Going on, still paused")
+    control.key("q")
+    control.key("\n")
+    assert session.state == "finished" and session.status == "stopped"
+    # Without a device, q ends at once (as before).
+    other = Session(tl, FakeClock())
+    other.start()
+    KeyControl(other, -1, lambda k: None).key("q")
+    assert other.status == "stopped"

@@ -34,7 +34,9 @@ class Refused:
         return self.at(0, where, path)
 
     def at(self, i: int, where: str, path: str = "") -> str:
-        prefix = f"{self.path}:{where}: " + (f"{path}: " if path else "")
+        # A problem of the whole file (``where`` empty) has no line: ``FILE: message``.
+        place = f"{self.path}:{where}: " if where else f"{self.path}: "
+        prefix = place + (f"{path}: " if path else "")
         line = self.lines[i]
         assert line.startswith(prefix), f"{line!r} does not start with {prefix!r}"
         message = line[len(prefix) :]
@@ -301,7 +303,7 @@ def test_a_step_without_a_kind(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - duration: 45s\n")
     assert r.one("4:5", "steps[0]") == (
         "this step has no kind: start it with one of hold, stretch, massage, breathe, "
-        "rest or repeat"
+        "rest or repeat (or use: a step from a catalogue)"
     )
 
 
@@ -608,12 +610,12 @@ def test_longer_than_8_hours(refused: Run) -> None:
 
 def test_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = refused_path(tmp_path / "nowhere.yaml", capsys)
-    assert r.one("0:0") == "no such file"
+    assert r.one("") == "no such file"
 
 
 def test_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = refused_path(tmp_path, capsys)
-    assert r.one("0:0") == "this is a folder, not a routine file"
+    assert r.one("") == "this is a folder, not a routine file"
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads anything")
@@ -622,7 +624,7 @@ def test_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     path.write_text(HEAD + STEP)
     path.chmod(0)
     r = refused_path(path, capsys)
-    assert r.one("0:0") == "cannot read it: Permission denied"
+    assert r.one("") == "cannot read it: Permission denied"
 
 
 # --- several problems, several files ------------------------------------------------

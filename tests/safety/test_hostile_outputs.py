@@ -32,9 +32,9 @@ RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 OSC52 = "\x1b]52;c;aGVsbG8=\x07"
 OSC8 = "\x1b]8;;https://example.com\x1b\\link\x1b]8;;\x1b\\"
 HOSTILE = f"{OSC52}{OSC8}\x1b[2J\x9b2J\x07\u202eevil"
-# Short enough to advertise beside the service UUID (31 bytes), so that the app
-# recognises the device and connects: it sets the window title on a terminal that obeys.
-DEVICE_NAME = "\x1b]2;X\x07"
+# The reference profile knows names that start "tproutine" (the service is then checked
+# on connecting): the rest sets the window title on a terminal that obeys.
+DEVICE_NAME = "tproutine\x1b]2;X\x07"
 LONG_DEVICE_NAME = f"Toy{OSC52}\u202e"
 FIRMWARE = f"1.0{OSC52}\x1b[2J"
 FILE_NAME = f"neck{OSC52}\u202e.yaml"
@@ -227,7 +227,7 @@ def test_a_session_with_a_hostile_device_and_every_history_view(world: World) ->
     assert process.returncode == 130, err
     for text in (out, err):
         assert RAW.search(text) is None, text
-    assert "Device connected · ␛]2;X␇" in out, out
+    assert "Device connected · tproutine␛]2;X␇" in out, out
     # The log keeps the name exactly (JSON escapes it), with no raw byte in the file.
     text = events.read_text(encoding="utf-8")
     assert RAW.search(text) is None
@@ -242,13 +242,13 @@ def test_a_session_with_a_hostile_device_and_every_history_view(world: World) ->
     for fmt in ("csv", "json", "md", "html"):
         report = world.run("history", "export", "--format", fmt, "--include-previews", ok=True)
         if fmt == "csv":
-            assert "␛]2;X␇" in report  # the device column, shown safely
+            assert "tproutine␛]2;X␇" in report  # the device column, shown safely
 
 
 def test_devices_commands(world: World, tmp_path: Path) -> None:
     adapter = f"tcp:127.0.0.1:{world.port}"
     scan = world.run("devices", "scan", "--adapter", adapter, "--timeout", "2", ok=True)
-    assert "␛]2;X␇" in scan
+    assert "tproutine␛]2;X␇" in scan
     info = world.run("devices", "info", "--adapter", adapter, "--seconds", "0.5", ok=True)
     assert "firmware  1.0␛]52;c;aGVsbG8=␇␛[2J" in info
     sim, port = _sim(world.env, "--name", LONG_DEVICE_NAME)

@@ -25,8 +25,8 @@ from tests.e2e.test_tmux import BIN, TMUX, Terminal
 
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt install tmux)")
 
-# Short enough (7 bytes) to be advertised beside the service UUID, so the app connects.
-TITLE = "\x1b]2;P1\x07"
+# The reference profile knows names that start "tproutine"; the rest retitles a window.
+TITLE = "tproutine\x1b]2;P1\x07"
 FILE_TITLE = "\x1b]2;PWNED2\x07"
 CLIPBOARD = "\x1b]52;c;UFdORUQz\x07"  # "PWNED3"
 RLO = "\u202e"
@@ -99,7 +99,7 @@ def test_hostile_names_in_the_app_are_shown_not_obeyed(tmp_path: Path) -> None:
         term.wait_for("'[/x]' is not a number", timeout=60)
         _assert_nothing_got_through(term)
         term.keys("d")
-        term.wait_for("tproutine · Devices", "␛]2;P1␇", "connected", timeout=60)
+        term.wait_for("tproutine · Devices", "tproutine␛]2;P1␇", "connected", timeout=60)
         _assert_nothing_got_through(term)
         term.keys("Escape")
         term.wait_for("q Quit", timeout=60)

@@ -65,9 +65,15 @@ async def test_palette_offers_every_player_action(make: AppFactory, clock: FakeC
         player = app.screen
         assert isinstance(player, PlayerScreen)
         names = [name for name, _, _ in ActionsProvider(player)._commands()]
-        assert names == ["Pause", "Next", "Back", "+10%", "-10%", "Motor off", "End"]
+        assert names == ["Pause", "End", "Next", "Back", "Motor off", "+10%", "-10%"]
         helps = {name: help_text for name, help_text, _ in ActionsProvider(player)._commands()}
         assert helps["Next"] == "Player · key: n, →"
+        # The palette names what the keys do now, like the footer.
+        await pilot.press("space", "s")
+        await settle(pilot)
+        names = [name for name, _, _ in ActionsProvider(player)._commands()]
+        assert "Resume" in names and "Motor on" in names
+        assert "Pause" not in names and "Motor off" not in names
 
 
 async def test_palette_runs_an_action_by_name(make: AppFactory, clock: FakeClock) -> None:

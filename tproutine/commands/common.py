@@ -15,6 +15,7 @@ from tproutine.commands import EXIT_USAGE as EXIT_USAGE
 from tproutine.safetext import one_line
 
 if TYPE_CHECKING:
+    from tproutine.share.find import RoutineRef
     from tproutine.yamlsafe import LoadError
 
 
@@ -33,6 +34,19 @@ def print_problems(err: LoadError) -> None:
     """Every mistake of a file, one ``file:line:col: ...`` line each."""
     for problem in err.problems:
         print(problem, file=sys.stderr, flush=True)
+
+
+def find_or_say(text: str, *, stdin: bool = False) -> RoutineRef | None:
+    """The routine ``text`` names (a file, ``-``, or a routine in the library), or None
+    after saying on stderr why there is none (not found, or which ones it could be)."""
+    from tproutine.share.find import FindError, find_routine
+
+    try:
+        return find_routine(text, stdin=stdin)
+    except FindError as err:
+        for line in err.lines:
+            print(one_line(line), file=sys.stderr)
+        return None
 
 
 class OneLineHandler(logging.Handler):

@@ -87,13 +87,19 @@ def profiles() -> int:
                 profile.id,
                 profile.name,
                 profile.kind,
-                profile.status,
+                profile.shown_status,
                 f"{low}-{high}",
                 short_source(profile),
             ]
         )
     for line in table(rows):
         say(line)
+    replacing = sorted(p.replaces for p in found.profiles.values() if p.replaces)
+    if any(p.own for p in found.profiles.values()):
+        say(
+            "yours: a profile of your own, not checked by tproutine"
+            + (f" (replacing the bundled {', '.join(replacing)})" if replacing else "")
+        )
     # A broken profile of the person's own is shown, never silently dropped.
     for problem in found.problems:
         print(str(problem), file=sys.stderr, flush=True)
@@ -107,6 +113,13 @@ def _adapter(args: argparse.Namespace, settings: Settings) -> str:
     return str(getattr(args, "adapter", None) or settings.adapter)
 
 
+def _sim_hint(adapter: str) -> str:
+    """What to try when the machine's own Bluetooth failed: the virtual massager."""
+    if adapter != "system":
+        return ""
+    return "; to try tproutine without Bluetooth, add --adapter sim (the virtual massager)"
+
+
 def scan(args: argparse.Namespace) -> int:
     from tproutine.devices.scan import ScanError
     from tproutine.devices.scan import scan as run_scan
@@ -115,12 +128,12 @@ def scan(args: argparse.Namespace) -> int:
     try:
         found = asyncio.run(run_scan(adapter, args.timeout))
     except ScanError as exc:
-        _err(str(exc))
+        _err(str(exc) + _sim_hint(adapter))
         return EXIT_FAIL
     if not found:
         say(f"No devices found in {args.timeout:g} s (adapter {adapter}).")
         return EXIT_OK
-    rows = [["name", "address", "profile", "signal"]]
+    rows = [["name", "address", "profile", "signal", "why"]]
     for device in found:
         rows.append(
             [
@@ -128,6 +141,7 @@ def scan(args: argparse.Namespace) -> int:
                 device.address,
                 device.profile_id or "-",
                 f"{device.rssi} dBm" if device.rssi is not None else "-",
+                device.why or "-",
             ]
         )
     for line in table(rows):
@@ -171,7 +185,7 @@ async def _info(adapter: str, device: str | None, seconds: float, settings: Sett
         try:
             await controller.connect()
         except DeviceError as exc:
-            _err(str(exc))
+            _err(str(exc) + _sim_hint(adapter))
             return EXIT_FAIL
         status = controller.status
         profile = controller.profile
@@ -181,7 +195,7 @@ async def _info(adapter: str, device: str | None, seconds: float, settings: Sett
         say(f"name      {status.name or '(no name)'}")
         say(f"address   {status.address}")
         if profile is not None:
-            say(f"profile   {profile.id} ({profile.name}, {profile.status})")
+            say(f"profile   {profile.id} ({profile.name}, {profile.shown_status})")
             low, high = profile.levels
             cap, max_on = profile.safety.max_level, profile.safety.max_on
             say(f"levels    {low}-{high}, capped at {cap}")

@@ -175,15 +175,16 @@ async def _close_quietly(backends: Backends) -> None:
 
 
 async def _open_bumble(spec: AdapterSpec, profile_id: str | None) -> Backends:
-    try:
-        # Imported only now: Bumble costs about 0.4 s and is an optional extra.
-        from tproutine.devices.sim import backend as backend_bumble
-        from tproutine.devices.sim.massager import VirtualMassager
-    except ImportError as exc:
-        raise AdapterError(
-            f"the virtual massager needs the 'sim' extra (pip install 'tproutine[sim]'): {exc}"
-        ) from None
+    from tproutine.devices.simcheck import simulator_missing
+
+    missing = simulator_missing()
+    if missing is not None:
+        raise AdapterError(missing)
+    # Imported only now: Bumble costs about 0.4 s.
     from bleak.exc import BleakError
+
+    from tproutine.devices.sim import backend as backend_bumble
+    from tproutine.devices.sim.massager import VirtualMassager
 
     try:
         if spec.kind == "sim":

@@ -113,6 +113,7 @@ class PlainFormatter:
         self.timeline = timeline
         self.keys = keys  # a terminal with key control: say which key undoes a pause or halt
         self._by_index = {s.index: s for s in timeline.segments}
+        self._connected = False  # a device is connected: a pause says the motor is off
 
     def _segment(self, index: object) -> Segment | None:
         return self._by_index.get(index) if isinstance(index, int) else None
@@ -135,7 +136,8 @@ class PlainFormatter:
             phase = _PHASES.get(str(event.get("phase")), str(event.get("phase")))
             return f"{phase}{SEP}{duration_text(float(event.get('duration_s', 0)))}"
         if name == "pause":
-            return "Paused (space to resume)" if self.keys else "Paused"
+            text = "Paused, the motor off" if self._connected else "Paused"
+            return f"{text} (space to resume)" if self.keys else text
         if name == "resume":
             return "Resumed"
         if name == "skip":
@@ -156,8 +158,24 @@ class PlainFormatter:
             return self._end(event)
         return None  # segment_end: the next line says what follows
 
-    def _device(self, event: Event) -> str:
+    def _device(self, event: Event) -> str | None:
         action = str(event.get("action", ""))
+        if action in ("connect", "reconnect"):
+            self._connected = True
+        elif action == "disconnect":
+            self._connected = False
+        elif (
+            action == "stop"
+            and event.get("by") == "controller"
+            and event.get("reason")
+            in (
+                "paused",
+                "emergency stop",
+            )
+        ):
+            # The session's own line ("Paused, the motor off", "Motor stopped") said it:
+            # one thing happened, one line.
+            return None
         if event.get("by") == "session":
             if event.get("halted"):
                 return "Motor stopped" + (" (s to allow it again)" if self.keys else "")

@@ -417,7 +417,7 @@ def _check_step(value: object) -> object:
         raise PydanticCustomError(
             "step_kind_missing",
             "this step has no kind: start it with one of hold, stretch, massage, breathe, "
-            "rest or repeat",
+            "rest or repeat (or use: a step from a catalogue)",
         )
     if len(found) > 1:
         raise PydanticCustomError(

@@ -120,9 +120,11 @@ class DevicePanel(Widget):
         name = status.name or ""
         if status.profile and status.profile != name:
             name = f"{name} ({status.profile})" if name else status.profile
-        # The name is what the device advertises: any control character is shown, not sent.
-        self.query_one("#device-name", Label).update(one_line(name))
-        self.query_one("#device-readings", Label).update(readings_text(status))
+        # Its own words, apart from the state's: "connected, motor off · Massager". The
+        # name is what the device advertises: any control character is shown, not sent.
+        self.query_one("#device-name", Label).update(f"· {one_line(name)}" if name else "")
+        readings = readings_text(status)
+        self.query_one("#device-readings", Label).update(f"· {readings}" if readings else "")
         meter = self.query_one("#device-intensity", Meter)
         if status.percent is not None:
             meter.value = status.percent / 100
