@@ -310,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="stop",
         help="when its app goes away: stop the motor (default) or run on, as some devices do",
     )
+    p.add_argument(
+        "--fault",
+        choices=["refuse", "drop-on-discovery", "no-write"],
+        help="fault injection: refuse every connection, drop the link at service discovery, "
+        "or have no write characteristic",
+    )
 
     p = _command(sub, "due", "show what the plans in your library ask for this week")
     p.add_argument("--json", action="store_true", help="machine-readable output")

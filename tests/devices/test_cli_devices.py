@@ -161,9 +161,11 @@ def test_sim_refuses_bad_options_in_one_line(env: dict[str, str]) -> None:
     assert done.returncode == 1 and "unknown profile 'nope'" in done.stderr
     assert len(done.stderr.splitlines()) == 1
     done = tproutine("sim", "--auto-off", "-1", env=env)
-    # Wrong usage: exit 2, one line (the CLI contract).
-    assert done.returncode == 2 and "--auto-off" in done.stderr
-    assert len(done.stderr.splitlines()) == 1
+    # Wrong usage: exit 2, the command's usage, then one line (the CLI contract).
+    assert done.returncode == 2
+    *usage, error = done.stderr.splitlines()
+    assert usage[0].startswith("usage: tproutine sim") and "--auto-off" in error
+    assert error.startswith("tproutine sim: error:")
 
 
 def test_sim_port_in_use(env: dict[str, str]) -> None:

@@ -8,7 +8,6 @@ the machine is: the numbers are ``bench/bench_devices.py``'s.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -17,13 +16,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tproutine.history.store import HistoryStore
 
-TIMEOUT = 60.0
+from .simproc import TIMEOUT, env, read, run, sim_process
 
 FIRST_STEP_ON = """\
 format: tproutine/1
@@ -38,36 +36,10 @@ steps:
 """
 
 
-def env(tmp: Path) -> dict[str, str]:
-    out = dict(os.environ)
-    out["XDG_DATA_HOME"] = str(tmp / "data")
-    out["XDG_CONFIG_HOME"] = str(tmp / "config")
-    out["PYTHONUNBUFFERED"] = "1"
-    return out
-
-
-def read(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    tmp = tmp_path_factory.mktemp("sim")
-    log = tmp / "sim.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tproutine", "sim", "--port", "0", "--log", str(log)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(tmp),
-    )  # fmt: skip
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on" in line, line
-    try:
-        yield int(line.rsplit(":", 1)[1]), log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(TIMEOUT)
+    with sim_process(tmp_path_factory.mktemp("sim")) as found:
+        yield found
 
 
 @pytest.fixture
@@ -75,13 +47,6 @@ def routine(tmp_path: Path) -> Path:
     path = tmp_path / "first.yaml"
     path.write_text(FIRST_STEP_ON)
     return path
-
-
-def run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tproutine", "run", *args],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env(tmp), timeout=TIMEOUT,
-    )  # fmt: skip
 
 
 def test_the_device_is_connected_before_the_first_step_begins(
@@ -103,11 +68,11 @@ def test_the_device_is_connected_before_the_first_step_begins(
     assert events[1]["action"] == "connect" and events[2]["due"] == 0
     # On the simulator's side: connected (and the motor made sure off) before the
     # step began; the step's own command is the first write after it.
-    sim = read(sim_log)[since:]
+    seen = read(sim_log)[since:]
     step = events[2]["mono"]
-    before = [r for r in sim if r["mono"] < step]
+    before = [r for r in seen if r["mono"] < step]
     assert [r["event"] for r in before] == ["connect", "write"] and before[1]["kind"] == "stop"
-    first = next(r for r in sim if r["event"] == "write" and r["mono"] >= step)
+    first = next(r for r in seen if r["event"] == "write" and r["mono"] >= step)
     assert first["kind"] == "set" and first["level"] == 8
 
 

@@ -123,6 +123,7 @@ async def _serve(
             layout=args.layout - 1,
             characteristics=characteristics,
             on_link_loss=args.on_link_loss,
+            fault=args.fault,
         )
 
     try:

@@ -36,7 +36,7 @@ from tproutine.devices.controller_base import (
     is_address,
     why,
 )
-from tproutine.devices.matching import Fit
+from tproutine.devices.matching import Fit, short_uuid
 from tproutine.devices.profile import (
     BATTERY_LEVEL,
     FIRMWARE_REVISION,
@@ -348,7 +348,12 @@ class Connection(ControllerBase):
             )
         write_char = services.get_characteristic(gatt.write)
         if write_char is None:
-            raise DeviceError(f"{found.name or found.address} has no characteristic {gatt.write}")
+            # Permanent (another model or firmware than the profile describes): no retry.
+            raise DeviceError(
+                f"{found.name or found.address} has no write characteristic "
+                f"{short_uuid(gatt.write)} in its service, so it cannot be driven "
+                f"(another model or firmware than the profile {profile.id} describes?)"
+            )
         notify_char = services.get_characteristic(gatt.notify) if gatt.notify else None
         if notify_char is not None and not _can_notify(notify_char):
             # Sources disagree with devices (We-Vibe's f000b000 is read-only):

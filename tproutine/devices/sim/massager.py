@@ -24,7 +24,8 @@ how to answer, and it behaves the way real massagers do:
   with or without the standard Battery Service (``battery_service``);
 - fault injection: ``garbage`` sends malformed notifications now and then
   (never anything the profile could decode), ``reject_writes`` refuses the next
-  N writes with an ATT error;
+  N writes with an ATT error; ``fault`` makes it refuse connections, drop the
+  link at service discovery or lack its write characteristic;
 - an optional JSON-lines log (``MassagerLog``): one line per write with
   ``mono``, ``char``, ``hex`` and the decoded ``kind``/``level``/``percent``/
   ``running``, plus connect, disconnect (with what the motor did then) and
@@ -57,6 +58,7 @@ from tproutine.devices.codec import (
 )
 from tproutine.devices.profile import DeviceProfile, Gatt, load_profiles
 from tproutine.devices.sim.peripheral import (
+    Fault,
     PeripheralConfig,
     SimulatedDevice,
     VirtualPeripheral,
@@ -159,6 +161,7 @@ def peripheral_config(
     characteristics: Mapping[str, Iterable[str]] | None = None,
     battery_service: bool = True,
     advertise: bool | str = True,
+    fault: Fault | None = None,
 ) -> PeripheralConfig:
     """How a device of ``profile`` presents itself: one of its GATT layouts, its name.
 
@@ -168,6 +171,7 @@ def peripheral_config(
     names, see ``PeripheralConfig.characteristics``); ``battery_service``
     whether it has the standard Battery Service. ``advertise`` is False for a
     device that advertises only its name, or another service UUID to advertise.
+    ``fault``: a way the device misbehaves (``PeripheralConfig.fault``).
 
     The service UUID goes into the advert when it fits the 31 bytes of a legacy
     advert with the name; otherwise only the name is advertised (real devices
@@ -203,6 +207,7 @@ def peripheral_config(
         ),
         "battery_service": battery_service,
         "advertised_uuid": advertise if isinstance(advertise, str) else None,
+        "fault": fault,
     }
     if advertise is False:
         return PeripheralConfig(**common, advertise_service_uuid=False)
@@ -240,6 +245,7 @@ class VirtualMassager(SimulatedDevice):
         characteristics: Mapping[str, Iterable[str]] | None = None,
         battery_service: bool = True,
         advertise: bool | str = True,
+        fault: Fault | None = None,
     ) -> None:
         if profile is None:
             profile = load_profiles()[REFERENCE_PROFILE]
@@ -260,6 +266,7 @@ class VirtualMassager(SimulatedDevice):
             characteristics=characteristics,
             battery_service=battery_service,
             advertise=advertise,
+            fault=fault,
         )
         self.layout = layout
         self.auto_off = auto_off
@@ -356,6 +363,9 @@ class VirtualMassager(SimulatedDevice):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._peripheral = None
+
+    def on_refuse(self, peer_address: str) -> None:
+        self._log({"event": "refused", "peer": peer_address})
 
     def on_connect(self, peer_address: str) -> None:
         self.connected = True
