@@ -105,18 +105,20 @@ def ended(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
+def waiting(pid: int) -> bool:
+    """``pid`` has one thread, blocked in ``read(0, ...)`` (``/proc/PID/syscall`` names
+    the system call a blocked process is in)."""
+    threads = len(list(Path(f"/proc/{pid}/task").iterdir()))
+    return threads == 1 and Path(f"/proc/{pid}/syscall").read_text().startswith("0 0x0 ")
+
+
 def settled(pid: int, timeout: float = TIMEOUT) -> None:
-    """Wait until ``pid`` has finished starting up: asleep, and no CPU used for a while."""
+    """Wait until ``pid`` has started up and waits on its pipe."""
     deadline = time.monotonic() + timeout
-    last = cpu_ticks(pid)
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = cpu_ticks(pid)
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if now == last and state == "S":
-            return
-        last = now
-    pytest.fail("the guardian never settled")
+    while not waiting(pid):
+        if time.monotonic() > deadline:
+            pytest.fail("the guardian never settled")
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -150,10 +152,12 @@ def test_kill_9_of_the_app_is_followed_by_the_stop(
         wait_log(log, motor_on, "the motor running")
         (guardian,) = children(app.pid)
         settled(guardian)
-        # Idle: blocked on its pipe, it does not run at all while the app drives the motor.
+        # Idle: blocked on its pipe, it does not run at all while the app drives the
+        # motor (no timer, no polling: nothing wakes it but the app).
         before = cpu_ticks(guardian)
         time.sleep(1.5)
         assert cpu_ticks(guardian) == before
+        assert waiting(guardian)
         killed = time.monotonic()
         app.send_signal(signal.SIGKILL)
         _out, err = app.communicate(timeout=TIMEOUT)  # the guardian holds stderr till it ends
@@ -257,6 +261,37 @@ async def test_the_guardian_never_touches_a_living_apps_device_and_leaves_with_i
     await eventually(lambda: ended(pid), 10.0, "the guardian to leave")
     peers = {json.loads(t)["peer"] for t in text.getvalue().splitlines() if '"connect"' in t}
     assert len(peers) == 1
+
+
+async def test_a_stop_the_app_could_not_get_through_is_handed_to_the_guardian(
+    sim_server: tuple[int, VirtualMassager, io.StringIO],
+) -> None:
+    port, massager, _text = sim_server
+    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0)
+    session = Session(timeline(("massage", 60, on(40))), FakeClock(), countdown=0)
+    session.subscribe(ctl.on_event)
+    assert await ctl.connect_first(session, 10.0) is None
+    pid = ctl.guardian_pid
+    assert pid is not None
+    task = asyncio.get_running_loop().create_task(session.run())
+    try:
+        await eventually(lambda: massager.running, what="the motor on")
+        # The device refuses every write from now on: the app's own stop fails.
+        massager.reject_writes = 1_000_000
+        session.stop()
+        await task
+        await ctl.close()
+        assert massager.running
+        # The app has let go of the device; its guardian has not.
+        assert not ended(pid)
+        massager.reject_writes = 0
+        await eventually(lambda: not massager.running, TIMEOUT, "the guardian's stop")
+        await eventually(lambda: ended(pid), TIMEOUT, "the guardian to leave")
+    finally:
+        if not task.done():
+            session.stop()
+            await task
+        await ctl.close()
 
 
 # ---------------------------------------------------------------- say it at once

@@ -146,9 +146,11 @@ class Guardian:
 
     async def close(self, *, hand_over: bool = False) -> None:
         """The app is done with the device: the guardian leaves. With ``hand_over``
-        (the stop is still owed to a device that could not be reached) it is left
-        to go on trying, as it would if the app had died."""
+        (the stop is still owed to a device that could not be reached), or when the
+        last word was that the motor may be running (the app's own stop did not get
+        through), it is left to go on trying, as it would if the app had died."""
         proc, self._proc = self._proc, None
+        hand_over = hand_over or self._running is True
         self._ward = self._running = None
         if proc is None:
             return
