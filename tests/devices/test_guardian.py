@@ -267,7 +267,8 @@ async def test_a_stop_the_app_could_not_get_through_is_handed_to_the_guardian(
     sim_server: tuple[int, VirtualMassager, io.StringIO],
 ) -> None:
     port, massager, _text = sim_server
-    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0)
+    reports: list[str] = []
+    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0, report=reports.append)
     session = Session(timeline(("massage", 60, on(40))), FakeClock(), countdown=0)
     session.subscribe(ctl.on_event)
     assert await ctl.connect_first(session, 10.0) is None
@@ -282,6 +283,16 @@ async def test_a_stop_the_app_could_not_get_through_is_handed_to_the_guardian(
         await task
         await ctl.close()
         assert massager.running
+        # The person is told, in the words every such message uses.
+        assert reports[0] == (
+            "device: could not send the stop command (tried twice: GATT Protocol Error: "
+            "Value Not Allowed)"
+        )
+        assert reports[1:] == [
+            "device: tproutine-massager did not take the stop command; the guardian keeps "
+            "trying for 30 s: it may still be running: if it does, switch it off with its "
+            "own button (or take it away from your body)"
+        ]
         # The app has let go of the device; its guardian has not.
         assert not ended(pid)
         massager.reject_writes = 0

@@ -25,11 +25,12 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from tproutine.devices import adapters, safety
+from tproutine.devices import adapters, guardian, safety
 from tproutine.devices.adapters import AdapterError
 from tproutine.devices.connection import Connection
 from tproutine.devices.controller_base import (
     MIN_WRITE_INTERVAL,
+    STOP_BY_HAND,
     STOP_TIMEOUT,
     WRITE_TIMEOUT,
     DeviceError,
@@ -242,12 +243,16 @@ class DeviceController(Connection, Worker, Readings):
                 await self._reach_to_stop(lost)
             except asyncio.CancelledError:
                 cancelled = True
+        stopped = False
         for _attempt in range(3):
             try:
-                await self.stop_now(reason)
+                stopped = await self.stop_now(reason)
                 break
             except asyncio.CancelledError:
                 cancelled = True
+        link = self._link
+        if not stopped and link is not None and (self._sent_level or 0) > 0:
+            self._say_stop_refused(link.device)
         for _attempt in range(2):
             try:
                 await self._drop_connection()
@@ -255,6 +260,18 @@ class DeviceController(Connection, Worker, Readings):
             except asyncio.CancelledError:
                 cancelled = True
         return cancelled
+
+    def _say_stop_refused(self, device: FoundDevice) -> None:
+        what = device.name or device.address
+        keeps = (
+            f"; the guardian keeps trying for {guardian.GIVE_UP_AFTER:g} s"
+            if self._guardian is not None
+            else ""
+        )
+        self._report(
+            f"device: {what} did not take the stop command{keeps}: it may still be running: "
+            f"{STOP_BY_HAND}"
+        )
 
     async def aclose(self) -> None:
         """The session is over: motor off (awaited); disconnect unless ``keep_connected``."""

@@ -164,6 +164,10 @@ def why(exc: BaseException | None) -> str:
     if isinstance(exc, TimeoutError):
         return "no answer in time"
     text = str(exc).strip()
+    if text.startswith("(") and len(exc.args) > 1:
+        # (code, message) errors (Bumble's ATT errors) print as a Python tuple.
+        words = [a.strip() for a in exc.args if isinstance(a, str) and a.strip()]
+        text = words[0] if words else type(exc).__name__
     return text or type(exc).__name__
 
 
