@@ -25,7 +25,7 @@ import pytest
 
 from tproutine.devices.adapters import parse_adapter
 from tproutine.devices.controller import DeviceController
-from tproutine.devices.guardian import Ward, guards, watch
+from tproutine.devices.guardian import Guardian, Ward, guards, stop, watch
 from tproutine.devices.sim import serve
 from tproutine.devices.sim.massager import MassagerLog, VirtualMassager
 from tproutine.engine.clock import FakeClock
@@ -78,6 +78,47 @@ def test_the_guardian_acts_only_on_a_pipe_that_ended_without_a_goodbye() -> None
 def test_only_adapters_whose_device_outlives_the_app_get_a_guardian() -> None:
     assert guards(parse_adapter("system")) and guards(parse_adapter("tcp:127.0.0.1:9100"))
     assert not guards(parse_adapter("sim")) and not guards(parse_adapter("none"))
+
+
+async def test_a_device_out_of_reach_is_said_with_what_to_do(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as taken:  # a port where nothing answers
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+    ward = Ward(f"tcp:127.0.0.1:{port}", "C0:00:00:00:00:01", "Gun\x1b[2J", "uuid-w", True, b"")
+    assert await stop(ward, give_up=0.5) is False
+    (said,) = capsys.readouterr().err.splitlines()
+    assert said.startswith(
+        "tproutine guardian: the app ended while Gun␛[2J may have been running, and it could "
+        "not be reached to stop it ("
+    )
+    assert said.endswith("): switch it off by hand")
+
+
+async def test_a_guardian_finishing_a_stop_ends_when_the_app_connects_to_the_device_again() -> None:
+    import socket
+
+    with socket.socket() as taken:  # the device is out of reach: it keeps trying
+        taken.bind(("127.0.0.1", 0))
+        adapter = parse_adapter(f"tcp:127.0.0.1:{taken.getsockname()[1]}")
+    first = Guardian(adapter)
+    first.arm(WARD)
+    pid = first.pid
+    assert pid is not None
+    first.running(True)
+    await first.close()  # the motor may be running: handed over, not ended
+    assert not ended(pid)
+    # This app reaches the device again: the new session drives it now, and the
+    # old guardian must not touch it.
+    second = Guardian(adapter)
+    second.arm(WARD)
+    try:
+        assert ended(pid)
+    finally:
+        await second.close()
 
 
 # ---------------------------------------------------------------- real processes
@@ -174,11 +215,11 @@ def test_kill_9_of_the_app_is_followed_by_the_stop(
     # ... until the guardian connected through a radio of its own and sent the stop.
     after = [r for r in records if r["mono"] > lost["mono"]]
     assert [r["event"] for r in after][:2] == ["connect", "write"], after
-    stop = after[1]
-    assert stop["kind"] == "stop" and stop["running"] is False and stop["level"] == 0
+    the_stop = after[1]
+    assert the_stop["kind"] == "stop" and the_stop["running"] is False and the_stop["level"] == 0
     assert after[0]["peer"] != next(r["peer"] for r in records if r["event"] == "connect")
-    assert stop["mono"] - killed < STOP_SLACK_S
-    print(f"kill -9 -> stop received: {(stop['mono'] - killed) * 1000:.0f} ms")
+    assert the_stop["mono"] - killed < STOP_SLACK_S
+    print(f"kill -9 -> stop received: {(the_stop['mono'] - killed) * 1000:.0f} ms")
     # It said so where the app's lines went, and left.
     assert "tproutine guardian: the app ended while tproutine-massager may have been " \
         "running; the motor was stopped" in err  # fmt: skip

@@ -71,6 +71,13 @@ ATTEMPT_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0
 
 
+# Guardians left to finish a stop after their session ended, by device address.
+# When this app connects to that device again, their work is moot (the app makes
+# sure the motor is off on connecting) and they must not touch the device while
+# the new session drives it: they are ended then.
+_finishing: dict[str, list[subprocess.Popen[bytes]]] = {}
+
+
 def guards(spec: AdapterSpec) -> bool:
     """Whether a device on this adapter can outlive the app's process (and so needs a
     guardian): the system's Bluetooth and a simulator process, not the in-process one."""
@@ -130,6 +137,10 @@ class Guardian:
 
     def arm(self, ward: Ward) -> None:
         """Watch over ``ward`` (started on the first call)."""
+        for earlier in _finishing.pop(ward.address, []):
+            if earlier.poll() is None:
+                earlier.kill()
+                earlier.wait()
         if self._proc is None and not self._broken:
             self._spawn()
         if ward != self._ward:
@@ -150,10 +161,13 @@ class Guardian:
         last word was that the motor may be running (the app's own stop did not get
         through), it is left to go on trying, as it would if the app had died."""
         proc, self._proc = self._proc, None
+        ward = self._ward
         hand_over = hand_over or self._running is True
         self._ward = self._running = None
         if proc is None:
             return
+        if hand_over and ward is not None:
+            _finishing.setdefault(ward.address, []).append(proc)
         if not hand_over:
             self._write(proc, {"bye": True})
         if proc.stdin is not None:
