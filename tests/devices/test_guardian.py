@@ -33,7 +33,7 @@ from tproutine.engine.events import Event
 from tproutine.engine.session import Session
 
 from .simkit import eventually, on, profile, timeline
-from .simproc import TIMEOUT, env, read, sim_process, wait_log
+from .simproc import TIMEOUT, env, read, run, sim_process, wait_log
 
 # The issue's target is 2 s (measured by bench/bench_devices.py); a test on a
 # machine shared by many only checks that the stop comes, well within this.
@@ -192,6 +192,7 @@ def test_kill_9_of_the_app_is_followed_by_the_stop(
     try:
         wait_log(log, motor_on, "the motor running")
         (guardian,) = children(app.pid)
+        assert guardians_of(port) == [guardian]
         settled(guardian)
         # Idle: blocked on its pipe, it does not run at all while the app drives the
         # motor (no timer, no polling: nothing wakes it but the app).
@@ -248,6 +249,38 @@ def test_without_its_guardian_a_killed_app_leaves_the_device_running(
     records = wait_log(log, lambda rs: any(r["event"] == "disconnect" for r in rs), "the loss")
     time.sleep(2.0)  # what must not happen: anything at all after the loss
     assert read(log) == records and records[-1]["running"] is True
+
+
+def guardians_of(port: int) -> list[int]:
+    """Guardian processes watching a device on the simulator at ``port``."""
+    wanted = [b"tproutine.devices.guardian", f"tcp:127.0.0.1:{port}".encode()]
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(w in args for w in wanted) and not ended(int(proc.name)):
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_session_that_ends_properly_takes_its_guardian_with_it(
+    runs_on: tuple[int, Path], tmp_path: Path
+) -> None:
+    port, log = runs_on
+    routine = tmp_path / "short.yaml"
+    routine.write_text(LONG.replace("10m", "4s"))
+    done = run(tmp_path, str(routine), "--plain", "--yes", "--speed", "2",
+               "--adapter", f"tcp:127.0.0.1:{port}")  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    records = read(log)
+    assert motor_on(records)
+    # Only the app ever connected, and its last write was the stop.
+    assert [r["event"] for r in records].count("connect") == 1
+    writes = [r for r in records if r["event"] == "write"]
+    assert writes[-1]["kind"] == "stop"
+    assert guardians_of(port) == []
 
 
 # ---------------------------------------------------------------- in process
