@@ -10,6 +10,7 @@ of a living app, leaves with the session, and costs no CPU while it waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -119,6 +120,25 @@ async def test_a_guardian_finishing_a_stop_ends_when_the_app_connects_to_the_dev
         assert ended(pid)
     finally:
         await second.close()
+
+
+async def test_a_stuck_guardian_never_holds_the_app_up() -> None:
+    guard = Guardian(parse_adapter("tcp:127.0.0.1:9"))
+    guard.arm(WARD)
+    pid = guard.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # it reads nothing more: its pipe fills
+    try:
+        for _ in range(20_000):  # far more than a pipe holds (64 KiB)
+            guard.running(True)
+            guard.running(False)
+        # The app went on; the guardian that could not keep up was ended, not left
+        # to act later on a stale word.
+        assert guard.pid is None and ended(pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        await guard.close()
 
 
 # ---------------------------------------------------------------- real processes

@@ -198,12 +198,21 @@ class Guardian:
         except OSError as exc:
             self._broken = True
             log.warning("could not start the guardian: %s", exc)
+            return
+        if self._proc.stdin is not None:
+            # The app must never wait for its guardian (one stopped with SIGSTOP
+            # would stop the app with it once the pipe filled): a message that
+            # does not fit at once means the guardian is stuck.
+            os.set_blocking(self._proc.stdin.fileno(), False)
 
     def _send(self, message: dict[str, Any]) -> None:
         proc = self._proc
         if proc is not None and not self._write(proc, message):
-            # It is gone (killed, or failed to start): the app runs on without it.
-            log.warning("the guardian is gone (exit status %s)", proc.poll())
+            # It is gone (killed, failed to start) or stuck: the app runs on without
+            # it. A stuck one is ended, or it would act later on what it last knew.
+            if proc.poll() is None:
+                proc.kill()
+            log.warning("the guardian is gone (exit status %s)", proc.wait())
             self._proc = None
             self._broken = True
 
@@ -211,12 +220,12 @@ class Guardian:
     def _write(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> bool:
         if proc.stdin is None:
             return False
+        data = json.dumps(message).encode() + b"\n"
         try:
-            proc.stdin.write(json.dumps(message).encode() + b"\n")
-            proc.stdin.flush()
-        except (OSError, ValueError):
+            # Below PIPE_BUF (4096) a pipe takes a write whole or not at all.
+            return os.write(proc.stdin.fileno(), data) == len(data)
+        except (OSError, ValueError):  # BlockingIOError (stuck), BrokenPipeError (gone)
             return False
-        return True
 
 
 # ---------------------------------------------------------------- the process
