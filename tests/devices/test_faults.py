@@ -124,3 +124,15 @@ def test_a_faulty_device_met_while_the_clock_runs_is_one_line_and_the_routine_go
     assert app.returncode == 130 and err == b"", err
     assert b"Massage \xc2\xb7 Calf \xc2\xb7 10m" in out
     what_the_device_saw(fault, log)
+
+
+def test_an_unknown_fault_is_refused(tmp_path: Path) -> None:
+    from tproutine.devices.sim.massager import VirtualMassager
+
+    with pytest.raises(ValueError, match="fault is one of refuse, drop-on-discovery, no-write"):
+        VirtualMassager(fault="explode")  # type: ignore[arg-type]
+    done = subprocess.run(
+        [sys.executable, "-m", "tproutine", "sim", "--fault", "explode"],
+        capture_output=True, text=True, env=env(tmp_path), timeout=TIMEOUT,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--fault: invalid choice: 'explode'" in done.stderr
