@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -28,27 +26,18 @@ def print_problems(err: LoadError) -> None:
         print(problem, file=sys.stderr)
 
 
-class OneLineHandler(logging.Handler):
-    """Log errors as one line on stderr (with the exception's message, no traceback)."""
-
-    def __init__(self, prefix: str = "tproutine", level: int = logging.ERROR) -> None:
-        super().__init__(level=level)
-        self.prefix = prefix
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text += f": {record.exc_info[1]}"
-        with contextlib.suppress(Exception):
-            say_error(text, self.prefix)
-
-
 def quiet_logging(prefix: str = "tproutine") -> None:
     """Route the package's errors to one-line messages; everything quieter stays out.
 
     Warnings reach the person through the runtime's own report (once each); only
     errors (a listener that failed, a write that failed twice) come through here.
     """
+    # Imported here: `validate` and `show` never log, and logging would cost them
+    # a tenth of their start-up.
+    import logging
+
+    from tproutine.commands.logs import OneLineHandler
+
     logger = logging.getLogger("tproutine")
     if not any(isinstance(h, OneLineHandler) for h in logger.handlers):
         logger.addHandler(OneLineHandler(prefix))

@@ -1,25 +1,26 @@
-"""`validate`, `show` and `schema`: fast commands that never import the TUI or BLE."""
+"""`validate`, `show` and `schema`: fast commands that never import the TUI or BLE.
+
+`validate` and `show` read files with the quick check (``routine/quick.py``):
+pydantic loads only to explain a file with mistakes.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from tproutine.commands.common import print_problems
 from tproutine.routine.durations import format_clock, format_duration
-from tproutine.routine.loader import load_routine
+from tproutine.routine.quick import load_timeline
 from tproutine.routine.timeline import Segment, Timeline
 from tproutine.yamlsafe import LoadError
 
 
 def validate(files: list[str]) -> int:
-    from tproutine.routine.expand import expand
-
     failed = False
     for name in files:
         try:
-            expand(load_routine(name))
+            load_timeline(name)
         except LoadError as err:
             print_problems(err)
             failed = True
@@ -76,14 +77,14 @@ def render_table(timeline: Timeline) -> str:
 
 
 def show(name: str, as_json: bool) -> int:
-    from tproutine.routine.expand import expand
-
     try:
-        timeline = expand(load_routine(name))
+        timeline = load_timeline(name)
     except LoadError as err:
         print_problems(err)
         return 1
     if as_json:
+        import json
+
         print(json.dumps(timeline.to_json(), ensure_ascii=False))
     else:
         print(render_table(timeline))

@@ -10,17 +10,22 @@
 The size of the timeline is computed before anything is built, so a file that
 would expand past the limits is refused in microseconds, however deep its
 repeats are nested.
+
+Expansion reads the routine as plain dataclasses (``checked.py``), the same
+whether the quick check or the pydantic models accepted the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from tproutine.routine import model as m
-from tproutine.routine.loader import LoadedRoutine
+from tproutine.routine import checked as c
 from tproutine.routine.timeline import Cue, DeviceSetting, Segment, Side, Timeline
-from tproutine.yamlsafe import LoadError
+from tproutine.yamlsafe import Document, LoadError
+
+if TYPE_CHECKING:
+    from tproutine.routine.loader import LoadedRoutine
 
 MAX_SEGMENTS = 10_000
 MAX_TOTAL_S = 8 * 3600.0
@@ -33,8 +38,7 @@ class _Resolved:
 
     __slots__ = ("area", "device", "pressure", "rest", "step", "switch", "tool")
 
-    def __init__(self, step: m.WorkStep, defaults: m.Defaults) -> None:
-        given = step.model_fields_set
+    def __init__(self, step: c.WorkStep, defaults: c.Defaults) -> None:
         self.step = step
         self.pressure = step.pressure if step.pressure is not None else defaults.pressure
         self.rest = step.rest if step.rest is not None else (defaults.rest or 0.0)
@@ -43,10 +47,10 @@ class _Resolved:
         self.tool = step.tool if step.tool is not None else defaults.tool
         self.area = step.area if step.area is not None else defaults.area
         # `device: off` in a step (None, but given) beats a default device.
-        self.device = step.device if "device" in given else defaults.device
+        self.device = step.device if step.device_given else defaults.device
 
 
-def _sides(step: m.WorkStep) -> list[Side | None]:
+def _sides(step: c.WorkStep) -> list[Side | None]:
     return ["left", "right"] if step.side == "both" else [step.side]
 
 
@@ -69,26 +73,26 @@ def _measure_work(r: _Resolved) -> tuple[int, float]:
     return count, seconds
 
 
-def measure(steps: list[Any], defaults: m.Defaults) -> tuple[int, float]:
+def measure(steps: Sequence[c.Step], defaults: c.Defaults) -> tuple[int, float]:
     """How many segments and seconds ``steps`` expand to, without building them."""
     count, seconds = 0, 0.0
     for step in steps:
-        if isinstance(step, m.RepeatBlock):
-            c, s = measure(step.steps, defaults)
+        if isinstance(step, c.RepeatBlock):
+            n, s = measure(step.steps, defaults)
             rest = step.rest or 0.0
-            count += c * step.repeat + (step.repeat - 1 if rest > 0 else 0)
+            count += n * step.repeat + (step.repeat - 1 if rest > 0 else 0)
             seconds += s * step.repeat + (step.repeat - 1) * rest
-        elif isinstance(step, m.RestStep):
+        elif isinstance(step, c.RestStep):
             count += 1
             seconds += step.seconds
         else:
-            c, s = _measure_work(_Resolved(step, defaults))
-            count += c
+            n, s = _measure_work(_Resolved(step, defaults))
+            count += n
             seconds += s
     return count, seconds
 
 
-def _device(spec: m.DeviceSpec | None) -> DeviceSetting | None:
+def _device(spec: c.DeviceSpec | None) -> DeviceSetting | None:
     if spec is None:
         return None
     if spec.level is not None:
@@ -99,7 +103,7 @@ def _device(spec: m.DeviceSpec | None) -> DeviceSetting | None:
     return DeviceSetting(from_pct=spec.intensity, to_pct=spec.intensity)
 
 
-def _cues(cues: list[m.Cue], seconds: float) -> tuple[Cue, ...]:
+def _cues(cues: Sequence[c.Cue], seconds: float) -> tuple[Cue, ...]:
     resolved = [Cue(c.at if c.at >= 0 else seconds + c.at, c.say) for c in cues]
     return tuple(sorted(resolved, key=lambda c: c.at_s))
 
@@ -117,8 +121,8 @@ def _work(r: _Resolved, path: str) -> Iterator[_Spec]:
     device = _device(r.device)
     cues = _cues(step.cues, step.duration)
     pattern = None
-    if isinstance(step, m.BreatheStep):
-        pattern = tuple(step.pattern) if step.pattern else DEFAULT_PATTERN
+    if step.kind == "breathe":
+        pattern = step.pattern or DEFAULT_PATTERN
 
     def rep(side: Side | None, k: int) -> _Spec:
         return {
@@ -163,16 +167,16 @@ def _work(r: _Resolved, path: str) -> Iterator[_Spec]:
             yield rep(side, k)
 
 
-def _steps(steps: list[Any], defaults: m.Defaults, prefix: str) -> Iterator[_Spec]:
+def _steps(steps: Sequence[c.Step], defaults: c.Defaults, prefix: str) -> Iterator[_Spec]:
     for i, step in enumerate(steps):
         path = f"{prefix}[{i}]"
-        if isinstance(step, m.RepeatBlock):
+        if isinstance(step, c.RepeatBlock):
             rest = step.rest or 0.0
             for round_no in range(step.repeat):
                 if round_no > 0 and rest > 0:
                     yield _rest(rest, path)
                 yield from _steps(step.steps, defaults, f"{path}.steps")
-        elif isinstance(step, m.RestStep):
+        elif isinstance(step, c.RestStep):
             yield {
                 "kind": "rest",
                 "title": step.title,
@@ -185,12 +189,12 @@ def _steps(steps: list[Any], defaults: m.Defaults, prefix: str) -> Iterator[_Spe
             yield from _work(_Resolved(step, defaults), path)
 
 
-def _uses(steps: list[Any], defaults: m.Defaults, attr: str) -> bool:
+def _uses(steps: Sequence[c.Step], defaults: c.Defaults, attr: str) -> bool:
     for step in steps:
-        if isinstance(step, m.RepeatBlock):
+        if isinstance(step, c.RepeatBlock):
             if _uses(step.steps, defaults, attr):
                 return True
-        elif not isinstance(step, m.RestStep):
+        elif not isinstance(step, c.RestStep):
             device = _Resolved(step, defaults).device
             if device is not None and (attr == "any" or getattr(device, attr) is not None):
                 return True
@@ -198,8 +202,17 @@ def _uses(steps: list[Any], defaults: m.Defaults, attr: str) -> bool:
 
 
 def expand(loaded: LoadedRoutine) -> Timeline:
-    """The timeline of a validated routine; LoadError when it exceeds the limits."""
-    routine = loaded.routine
+    """The timeline of a routine the models validated; LoadError when it exceeds the limits."""
+    return expand_checked(
+        c.from_model(loaded.routine), loaded.document, loaded.content_hash, loaded.source
+    )
+
+
+def expand_checked(
+    routine: c.Routine, document: Document, content_hash: str, source: str
+) -> Timeline:
+    """The timeline of a checked routine; LoadError (at ``document``'s positions) when it
+    exceeds the limits."""
     get_ready = routine.get_ready
     count, seconds = measure(routine.steps, routine.defaults)
     count += 1 if get_ready > 0 else 0
@@ -207,7 +220,7 @@ def expand(loaded: LoadedRoutine) -> Timeline:
     if count > MAX_SEGMENTS:
         raise LoadError(
             [
-                loaded.document.problem(
+                document.problem(
                     ("steps",),
                     f"the routine expands to {count:,} segments; the limit is {MAX_SEGMENTS:,} "
                     "(fewer reps or repeat rounds)",
@@ -218,7 +231,7 @@ def expand(loaded: LoadedRoutine) -> Timeline:
     if seconds > MAX_TOTAL_S:
         raise LoadError(
             [
-                loaded.document.problem(
+                document.problem(
                     ("steps",),
                     f"the routine lasts {seconds / 3600:.1f} h; the limit is 8 h",
                     key=True,
@@ -242,6 +255,6 @@ def expand(loaded: LoadedRoutine) -> Timeline:
         uses_device=_uses(routine.steps, routine.defaults, "any"),
         warnings=tuple(routine.safety.warnings),
         avoid_if=tuple(routine.safety.avoid_if),
-        content_hash=loaded.content_hash,
-        source=loaded.source,
+        content_hash=content_hash,
+        source=source,
     )
