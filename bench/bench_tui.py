@@ -312,8 +312,8 @@ def _person_routines(home: Home, extra: int) -> None:
 def _listed_marker(home: Home) -> Marker:
     """Every routine listed: the count, and the first row's name, time and first tag."""
     from tproutine.paths import bundled_routines_dir
+    from tproutine.routine.durations import format_clock as clock_text
     from tproutine.tui.catalog import scan_library
-    from tproutine.tui.screens.library import clock_text
 
     yours = home.root / "data" / "tproutine" / "routines"
     folders = ((bundled_routines_dir(), "bundled"), (yours, "yours"))

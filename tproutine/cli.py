@@ -170,8 +170,10 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # `tproutine` alone opens the Library: nothing to parse (building the parser
+    # would cost its first paint several milliseconds).
+    args = build_parser().parse_args(argv) if argv else argparse.Namespace(command=None)
     module = importlib.import_module(f"tproutine.commands.{_COMMANDS[args.command]}")
     try:
         code: int = module.main(args)

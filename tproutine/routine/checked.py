@@ -1,4 +1,4 @@
-"""A routine that passed every check, as plain frozen dataclasses.
+"""A routine that passed every check, as plain immutable records.
 
 Expansion and the Library read these, whichever way the file was checked: the
 quick check (``quick.py``) builds them straight from the YAML data, and a file
@@ -6,12 +6,14 @@ checked by the pydantic models (``model.py``, the format's one description) is
 converted with :func:`from_model`. They hold the same fields as the models,
 with the values the models give (a test holds the two to the same fields), and
 nothing of pydantic, so that reading a valid file never has to import it.
+
+Named tuples rather than dataclasses: a one-file command builds these classes
+at every start, and a dataclass takes twenty times longer to create.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from tproutine.routine import model as m
@@ -20,14 +22,12 @@ Side = Literal["left", "right", "both"]
 WORK_KINDS = ("hold", "stretch", "massage", "breathe")
 
 
-@dataclass(frozen=True, slots=True)
-class Cue:
+class Cue(NamedTuple):
     at: float  # from the start of each repetition; negative counts back from its end
     say: str
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceSpec:
+class DeviceSpec(NamedTuple):
     """Exactly one of ``intensity``, ``ramp`` or ``level``."""
 
     intensity: float | None = None
@@ -35,8 +35,7 @@ class DeviceSpec:
     level: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WorkStep:
+class WorkStep(NamedTuple):
     """A hold, stretch, massage or breathe step (``kind``); ``title`` is its kind key's text."""
 
     kind: str
@@ -58,8 +57,7 @@ class WorkStep:
     pattern: tuple[float, ...] | None = None  # breathe steps only
 
 
-@dataclass(frozen=True, slots=True)
-class RestStep:
+class RestStep(NamedTuple):
     """A rest step: `rest: 20s` (titled "Rest"), or `rest: TITLE` with `duration`."""
 
     title: str
@@ -72,8 +70,7 @@ class RestStep:
         return "rest"
 
 
-@dataclass(frozen=True, slots=True)
-class RepeatBlock:
+class RepeatBlock(NamedTuple):
     repeat: int
     steps: tuple[Step, ...]
     rest: float | None = None
@@ -86,14 +83,12 @@ class RepeatBlock:
 Step = WorkStep | RestStep | RepeatBlock
 
 
-@dataclass(frozen=True, slots=True)
-class Safety:
+class Safety(NamedTuple):
     warnings: tuple[str, ...] = ()
     avoid_if: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Defaults:
+class Defaults(NamedTuple):
     pressure: int | None = None
     rest: float | None = None
     switch: float | None = None
@@ -102,8 +97,7 @@ class Defaults:
     area: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Routine:
+class Routine(NamedTuple):
     format: str
     name: str
     steps: tuple[Step, ...]

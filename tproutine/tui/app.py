@@ -197,8 +197,8 @@ class TProutineApp(App[int]):
             # loads Bumble, which must not delay the Library.
             self.call_after_refresh(self._connect_demo)
         if self.options.start is not None:
-            timeline = self.options.start
-            self.call_after_refresh(self.begin, timeline, timeline.source)
+            # `run FILE`: the Player is the first screen painted, not the Library.
+            self.begin(self.options.start, self.options.start.source)
 
     def _remember_theme(self, theme: Any) -> None:
         name = getattr(theme, "name", str(theme))
@@ -326,8 +326,6 @@ class TProutineApp(App[int]):
 
     def begin(self, timeline: Timeline, source: str | None = None) -> None:
         """Start a routine: the Before-start modal first when it has something to ask."""
-        from tproutine.tui.screens.before_start import BeforeStartScreen, StartChoice
-
         ask_pain = self.settings.pain_prompts
         safety = bool(timeline.warnings or timeline.avoid_if)
         if self.options.yes and timeline is self.options.start:
@@ -336,6 +334,8 @@ class TProutineApp(App[int]):
         if not safety and not ask_pain:
             self.open_player(timeline, source, pain_before=None)
             return
+
+        from tproutine.tui.screens.before_start import BeforeStartScreen, StartChoice
 
         def chosen(choice: StartChoice | None) -> None:
             if choice is not None:

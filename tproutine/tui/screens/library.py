@@ -1,13 +1,18 @@
 """The Library: every routine, a search box and a preview of the highlighted one.
 
-The screen paints at once with an empty list and fills it when the worker that
-reads the routine files reports back (``LibraryLoaded``): reading and checking
-the files never holds up the first paint.
+What a person waits for is this list. Before the first paint the screen takes
+the summaries the cache has for unchanged files (``catalog.LibraryScan``, within
+a time budget), so the list is usually in the first frame; a worker thread then
+reads the files the cache did not have and reports them as they arrive
+(``LibraryLoaded``). Rows lay themselves out when drawn (:class:`Row`), so only
+the rows on screen cost anything. Starting a routine reads and checks its file
+again: the list may be older than the file.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -15,28 +20,26 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tproutine.routine.durations import format_clock as clock_text
 from tproutine.tui.messages import LibraryLoaded
 
 if TYPE_CHECKING:
+    from textual.css.styles import RulesMap
+
     from tproutine.tui.app import TProutineApp
-    from tproutine.tui.catalog import RoutineEntry
+    from tproutine.tui.catalog import LibraryScan, RoutineEntry
 
-
-def clock_text(seconds: float) -> str:
-    """``MM:SS`` (``H:MM:SS`` past an hour), rounded to the second.
-
-    The same as ``routine.durations.format_clock``, which the first screen cannot
-    import: the ``tproutine.routine`` package loads pydantic, which waits until the
-    routine files are read, after the first paint.
-    """
-    total = max(0, int(seconds + 0.5))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+# How long the Library may take the cached summaries before its first paint; a
+# slow disk leaves the rest to the worker.
+FIRST_PAINT_BUDGET_S = 0.15
 
 
 def preview_text(entry: RoutineEntry) -> Text:
@@ -90,6 +93,45 @@ class RoutineList(OptionList):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "Start", show=True)]
 
 
+class Row(Visual):
+    """One row of the list (or its header), laid out for the width it is drawn at.
+
+    The list's width is known only once the screen is laid out; a row that lays
+    itself out when it is drawn can be in the first frame. And only the rows on
+    screen are laid out at all, which keeps a list of 1,000 routines cheap.
+    ``width_of`` gives the width to lay out for (the header takes the list's).
+    """
+
+    def __init__(
+        self,
+        cells: tuple[str, str, str, str],
+        longest: int,
+        width_of: Callable[[int], int] = lambda width: width,
+    ) -> None:
+        self.cells = cells
+        self.longest = longest  # the longest name in the library: the name column's want
+        self.width_of = width_of
+
+    def text(self, width: int) -> str:
+        # The name and the time must show at 80 columns; tags and author get the rest.
+        width = max(self.width_of(width) - 1, 30)
+        # Past 60 cells the tags and the author get at least 30 of them.
+        room = width - 5 - 2 - (30 if width >= 60 else 0)
+        name_width = max(min(self.longest, room), 12)
+        return columns_text(*self.cells, width, name_width)
+
+    def render_strips(
+        self, width: int, height: int | None, style: Style, options: RenderOptions
+    ) -> list[Strip]:
+        return Content(self.text(width)).render_strips(width, height, style, options)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return container_width
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return 1
+
+
 def columns_text(name: str, time: str, tags: str, author: str, width: int, name_width: int) -> str:
     """One row of the list, columns padded and clipped to ``width`` cells."""
     rest = max(width - name_width - 2 - 5 - 2, 0)
@@ -119,6 +161,10 @@ class LibraryScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._shown: list[RoutineEntry] = []
+        self._loading = False  # the library is being read (or was)
+        self._built = False  # composed (not yet under `run FILE`'s Player)
+        self._wanted = False  # shown: compose it whatever the options say
+        self._reading = False  # the worker still reads files that were not in the cache
 
     @property
     def tapp(self) -> TProutineApp:
@@ -128,6 +174,12 @@ class LibraryScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
+        if self.tapp.options.start is not None and not self._wanted:
+            # `run FILE`: the Player opens over the Library at once. The Library is
+            # built when it is first shown, so that the Player's first frame does
+            # not wait for a screen under it.
+            return
+        self._built = True
         with Horizontal(id="library-top"):
             yield Label("tproutine · Library", id="library-title")
             yield Input(placeholder="/ to search by name, tag, area or author", id="search")
@@ -141,25 +193,58 @@ class LibraryScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        entries = self.tapp.entries
-        if entries is not None:
-            self._fill(entries)
-        else:
-            # After the first paint, so reading files never delays it.
-            self.call_after_refresh(self._load)
+        if not self._built:
+            return
+        if self.tapp.entries is not None:
+            self._fill(self.tapp.entries)
+        elif self.is_active:
+            self._load()
+
+    async def on_screen_resume(self) -> None:
+        if not self.is_active:
+            return
+        if not self._built:
+            self._wanted = True
+            await self.recompose()
+        if self.tapp.entries is None:
+            self._load()
 
     def _load(self) -> None:
+        from tproutine.tui.catalog import LibraryScan
+        from tproutine.tui.library_cache import LibraryCache
+
+        if self._loading:
+            return
+        self._loading = True
         app = self.tapp
-        self._read_library(app.library_folders(), app.options.files)
+        scan = LibraryScan(app.library_folders(), app.options.files, LibraryCache.open())
+        # What the cache has, at once: then the list is in the first frames. With a
+        # deadline, so that a slow disk does not hold up the first paint for long.
+        scan.take_cached(deadline=time.monotonic() + FIRST_PAINT_BUDGET_S)
+        self.tapp.entries = scan.ordered()
+        self._reading = not scan.done
+        self._fill(self.tapp.entries)
+        if scan.done and not (scan.cache is not None and scan.cache.dirty):
+            return  # the usual start: everything was in the cache, nothing to write
+        self._read_rest(scan)
 
     @work(thread=True, exclusive=True, group="library")
-    def _read_library(self, folders: tuple[tuple[Path, str], ...], files: tuple[Path, ...]) -> None:
-        from tproutine.tui.catalog import scan_library
+    def _read_rest(self, scan: LibraryScan) -> None:
+        """The files the cache did not have, read off the UI, and the cache saved."""
+        from textual.worker import get_current_worker
 
-        self.post_message(LibraryLoaded(scan_library(folders, files)))
+        def progress(so_far: list[RoutineEntry]) -> None:
+            self.post_message(LibraryLoaded(so_far, complete=False))
+
+        worker = get_current_worker()
+        missing = not scan.done
+        entries = scan.read_rest(progress=progress, cancelled=lambda: worker.is_cancelled)
+        if missing:
+            self.post_message(LibraryLoaded(entries))
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
         self.tapp.entries = message.entries
+        self._reading = not message.complete
         self._fill(message.entries)
 
     # ------------------------------------------------------------------ the list
@@ -169,27 +254,25 @@ class LibraryScreen(Screen[None]):
         routines = self.query_one("#routines", RoutineList)
         highlighted = self._highlighted()
         self._shown = [e for e in entries if e.matches(query)]
-        # The name and the time must show at 80 columns; tags and author get the rest.
-        width = max(routines.scrollable_content_region.width - 1, 30)
         longest = max((len(e.name) for e in entries), default=10)
-        # Past 60 cells the tags and the author get at least 30 of them.
-        room = width - 5 - 2 - (30 if width >= 60 else 0)
-        name_width = max(min(longest, room), 12)
-        self.query_one("#routines-header", Label).update(
-            columns_text("Routine", " Time", "Tags", "Author", width, name_width)
+        header = self.query_one("#routines-header", Label)
+        # The header's columns are laid out for the list's width, to stand over them.
+        header.update(
+            Row(("Routine", " Time", "Tags", "Author"), longest, lambda _: self._list_width())
         )
         options = []
         for i, entry in enumerate(self._shown):
             if entry.errors:
-                time, tags, author = "–", "cannot be run", ""
+                cells = (entry.name, "–", "cannot be run", "")
             else:
-                time, tags, author = clock_text(entry.total_s), ", ".join(entry.tags), entry.author
-            row = columns_text(entry.name, time, tags, author, width, name_width)
-            options.append(Option(Text(row), id=str(i)))
+                cells = (entry.name, clock_text(entry.total_s), ", ".join(entry.tags), entry.author)
+            options.append(Option(Row(cells, longest), id=str(i)))
         routines.clear_options()
         routines.add_options(options)
         status = self.query_one("#library-status", Label)
-        if not entries:
+        if not entries and self._reading:
+            status.update("Reading the routines…")
+        elif not entries:
             status.update("No routines found. Add your own with `tproutine add FILE`.")
         elif not self._shown:
             status.update(f"Nothing matches “{query}”. escape clears the search.")
@@ -198,15 +281,18 @@ class LibraryScreen(Screen[None]):
             status.update(
                 f"{count} routine{'s' if count != 1 else ''}"
                 + (f" matching “{query}”" if query else "")
+                + (", reading the others…" if self._reading else "")
             )
         if self._shown:
             keep = self._shown.index(highlighted) if highlighted in self._shown else 0
             routines.highlighted = keep
         self._preview()
 
-    def on_resize(self) -> None:
-        if self.tapp.entries is not None:
-            self.call_after_refresh(self._fill, self.tapp.entries)
+    def _list_width(self) -> int:
+        routines = self.query_one("#routines", RoutineList)
+        # What a row is drawn at: the list's content, less the option's padding.
+        padding = routines.get_component_styles("option-list--option").padding
+        return routines.scrollable_content_region.width - padding.width
 
     def _highlighted(self) -> RoutineEntry | None:
         index = self.query_one("#routines", RoutineList).highlighted
@@ -261,16 +347,35 @@ class LibraryScreen(Screen[None]):
         self.query_one("#search", Input).focus()
 
     def action_start(self) -> None:
+        from tproutine.tui.catalog import read_entry
+
         entry = self._highlighted()
         if entry is None:
             return
-        if not entry.ok or entry.timeline is None:
+        # The list may come from the cache, and the file may have changed since it
+        # was listed: what runs is the file as it is now, checked again.
+        fresh, timeline = read_entry(entry.path, entry.origin)
+        if fresh != entry or fresh.details != entry.details:
+            self._replace(entry, fresh)
+        if timeline is None:
             self.notify(
-                f"{entry.path.name} cannot be run: {entry.errors[0] if entry.errors else ''}",
+                f"{fresh.path.name} cannot be run: {fresh.errors[0] if fresh.errors else ''}",
                 severity="error",
             )
             return
-        self.tapp.begin(entry.timeline, str(entry.path))
+        self.tapp.begin(timeline, str(fresh.path))
+
+    def _replace(self, old: RoutineEntry, new: RoutineEntry) -> None:
+        """Show what a file says now in place of what the list said."""
+        entries = self.tapp.entries
+        if entries is None or old not in entries:
+            return
+        from tproutine.tui.catalog import ordered
+
+        self.tapp.entries = ordered([new if e is old else e for e in entries])
+        self._fill(self.tapp.entries)
+        if new in self._shown:
+            self.query_one("#routines", RoutineList).highlighted = self._shown.index(new)
 
     async def action_quit(self) -> None:
         await self.tapp.action_stop_and_quit()
