@@ -10,6 +10,7 @@ used, so the first paint stays close to a bare Textual app's.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -176,6 +177,10 @@ class TProutineApp(App[int]):
         self._settings = value
 
     def on_mount(self) -> None:
+        if not gc.isenabled():
+            # The command line turned the collector off for the start-up (see
+            # commands/app.py); it is back on once the first frame is painted.
+            self.call_after_refresh(gc.enable)
         theme = self._settings.theme if self._settings is not None else early_theme()
         if theme:
             if theme in self.available_themes:

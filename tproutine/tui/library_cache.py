@@ -85,13 +85,13 @@ def inputs() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _texts(values: Any) -> bool:
-    """A list of text, none of it with a control character."""
-    return (
-        type(values) is list
-        and all(type(v) is str for v in values)
-        and FORBIDDEN.search("\n".join(values)) is None
-    )
+def _texts(*lists: Any) -> bool:
+    """Lists of text, none of it with a control character (one search for them all:
+    this runs for every routine at every start)."""
+    if not all(type(values) is list for values in lists):
+        return False
+    texts = [v for values in lists for v in values]
+    return all(type(v) is str for v in texts) and FORBIDDEN.search("\n".join(texts)) is None
 
 
 def _entry(data: Any, path: Path, origin: str) -> RoutineEntry | None:
@@ -103,7 +103,7 @@ def _entry(data: Any, path: Path, origin: str) -> RoutineEntry | None:
         return None
     found: list[Any] = [data.get(k) for k in _ENTRY]
     name, author, tags, areas, errors, total, more = found
-    if not (_texts([name, author]) and _texts(tags) and _texts(areas) and _texts(errors)):
+    if not _texts([name, author], tags, areas, errors):
         return None
     if type(total) not in (int, float) or type(more) is not str:
         return None
@@ -131,7 +131,7 @@ def details_from_json(text: str) -> Details | None:
         return None
     found: list[Any] = [data.get(k) for k in _DETAILS]
     summary, warnings, avoid_if, steps = found
-    if not (_texts([summary]) and _texts(warnings) and _texts(avoid_if) and type(steps) is list):
+    if not (_texts([summary], warnings, avoid_if) and type(steps) is list):
         return None
     lines = []
     for step in steps:
