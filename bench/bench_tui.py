@@ -25,6 +25,7 @@ checks that bleak and Bumble are not imported before the routines are listed.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -253,7 +254,7 @@ def _run(
                         break
             peak_kb = _peak_kb(pid)
             os.write(fd, b"\x11")  # ctrl+q: both apps quit on it
-            _wait(pid)
+            _wait(pid, fd)
         finally:
             os.close(fd)
         missing = [name for name in markers if name not in at_s]
@@ -264,18 +265,23 @@ def _run(
         return Run(at_s, at_kb, peak_kb, cpu_s, heavy)
 
 
-def _wait(pid: int) -> None:
+def _wait(pid: int, fd: int) -> None:
     """Wait for the child, killing it if it does not quit.
 
-    Its memory is read from /proc before, not from wait4: on Linux a child's
-    ``ru_maxrss`` starts at the peak of the parent it was forked from.
+    What it still writes is read and dropped: a terminal nobody reads fills up, and
+    an app blocked writing its last frame would never quit. Its memory is read
+    from /proc before, not from wait4: on Linux a child's ``ru_maxrss`` starts at
+    the peak of the parent it was forked from.
     """
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         done, _status = os.waitpid(pid, os.WNOHANG)
         if done:
             return
-        time.sleep(0.02)
+        ready, _, _ = select.select([fd], [], [], 0.02)
+        if ready:
+            with contextlib.suppress(OSError):
+                os.read(fd, 65536)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
 
