@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from tproutine import paths
 from tproutine.settings import Settings
@@ -236,8 +236,8 @@ async def test_the_cached_list_is_there_before_any_worker(
 async def test_uncached_files_arrive_as_they_are_read(
     make: AppFactory, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for i in range(6):
-        (folder / f"r{i}.yaml").write_text(routine(f"Routine {i}"))
+    for i in range(6):  # read first, listed last: each arrival goes to the top
+        (folder / f"r{i}.yaml").write_text(routine(f"Routine {5 - i}"))
     monkeypatch.setattr("tproutine.tui.catalog.PROGRESS_EVERY_S", 0.0)
     messages: list[LibraryLoaded] = []
 
@@ -250,6 +250,12 @@ async def test_uncached_files_arrive_as_they_are_read(
     async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
         await library_ready(pilot)
         assert "6 routines" in screen_text(app)
+        # Nobody moved the highlight: it stayed at the top as routines arrived.
+        screen = app.screen
+        assert isinstance(screen, LibraryScreen)
+        assert screen.query_one("#routines", OptionList).highlighted == 0
+        highlighted = screen._highlighted()
+        assert highlighted is not None and highlighted.name == "Routine 0"
     seen = [(len(m.entries), m.complete) for m in messages]
     assert seen[-1] == (6, True)
     assert [n for n, complete in seen if not complete] == [1, 2, 3, 4, 5, 6]

@@ -165,6 +165,10 @@ class LibraryScreen(Screen[None]):
         self._built = False  # composed (not yet under `run FILE`'s Player)
         self._wanted = False  # shown: compose it whatever the options say
         self._reading = False  # the worker still reads files that were not in the cache
+        # What the list shows: every entry read so far. The app's `entries` is set
+        # once the whole library is read.
+        self._entries: list[RoutineEntry] = []
+        self._top: RoutineEntry | None = None  # the first row as last filled
 
     @property
     def tapp(self) -> TProutineApp:
@@ -196,7 +200,7 @@ class LibraryScreen(Screen[None]):
         if not self._built:
             return
         if self.tapp.entries is not None:
-            self._fill(self.tapp.entries)
+            self._show(self.tapp.entries, complete=True)
         elif self.is_active:
             self._load()
 
@@ -221,9 +225,7 @@ class LibraryScreen(Screen[None]):
         # What the cache has, at once: then the list is in the first frames. With a
         # deadline, so that a slow disk does not hold up the first paint for long.
         scan.take_cached(deadline=time.monotonic() + FIRST_PAINT_BUDGET_S)
-        self.tapp.entries = scan.ordered()
-        self._reading = not scan.done
-        self._fill(self.tapp.entries)
+        self._show(scan.ordered(), complete=scan.done)
         if scan.done and not (scan.cache is not None and scan.cache.dirty):
             return  # the usual start: everything was in the cache, nothing to write
         self._read_rest(scan)
@@ -243,9 +245,14 @@ class LibraryScreen(Screen[None]):
             self.post_message(LibraryLoaded(entries))
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
-        self.tapp.entries = message.entries
-        self._reading = not message.complete
-        self._fill(message.entries)
+        self._show(message.entries, complete=message.complete)
+
+    def _show(self, entries: list[RoutineEntry], *, complete: bool) -> None:
+        self._entries = entries
+        self._reading = not complete
+        if complete:
+            self.tapp.entries = entries
+        self._fill(entries)
 
     # ------------------------------------------------------------------ the list
 
@@ -284,8 +291,12 @@ class LibraryScreen(Screen[None]):
                 + (", reading the others…" if self._reading else "")
             )
         if self._shown:
-            keep = self._shown.index(highlighted) if highlighted in self._shown else 0
+            # The routine the person moved to stays highlighted; left at the top, the
+            # highlight stays at the top as routines arrive.
+            moved = highlighted is not None and highlighted is not self._top
+            keep = self._shown.index(highlighted) if moved and highlighted in self._shown else 0
             routines.highlighted = keep
+        self._top = self._shown[0] if self._shown else None
         self._preview()
 
     def _list_width(self) -> int:
@@ -319,8 +330,7 @@ class LibraryScreen(Screen[None]):
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
-        if self.tapp.entries is not None:
-            self._fill(self.tapp.entries)
+        self._fill(self._entries)
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -367,13 +377,11 @@ class LibraryScreen(Screen[None]):
 
     def _replace(self, old: RoutineEntry, new: RoutineEntry) -> None:
         """Show what a file says now in place of what the list said."""
-        entries = self.tapp.entries
-        if entries is None or old not in entries:
-            return
         from tproutine.tui.catalog import ordered
 
-        self.tapp.entries = ordered([new if e is old else e for e in entries])
-        self._fill(self.tapp.entries)
+        if old in self._entries:
+            entries = ordered([new if e is old else e for e in self._entries])
+            self._show(entries, complete=not self._reading)
         if new in self._shown:
             self.query_one("#routines", RoutineList).highlighted = self._shown.index(new)
 
