@@ -254,7 +254,8 @@ def ordered(entries: Iterable[RoutineEntry]) -> list[RoutineEntry]:
     return extra + rest
 
 
-PROGRESS_EVERY_S = 0.1  # how often a scan reports the entries read so far
+# How often a scan reports the entries read so far: each report refills the list.
+PROGRESS_EVERY_S = 0.25
 # yamlsafe.MAX_BYTES, not imported from there: yamlsafe brings the YAML library,
 # which a file found in the cache never needs (a test checks that they agree).
 MAX_BYTES = 1024 * 1024
@@ -325,7 +326,7 @@ class LibraryScan:
     ) -> list[RoutineEntry]:
         """Every entry: the cached ones, then the other files read, checked and expanded.
 
-        ``progress`` gets the entries so far (in order) every 0.1 s while files are
+        ``progress`` gets the entries so far (in order) every 0.25 s while files are
         read; ``cancelled`` stops between two files. The cache is saved in the end.
         """
         from tproutine.tui.library_cache import file_key
