@@ -366,14 +366,20 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        # Said by the command's own parser, so the usage shown is that command's.
-        usage: argparse.ArgumentParser = getattr(args, "_usage", parser)
-        usage.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command == "completion" and args.shell is None and not args.routines:
-        args._usage.error("name a shell: bash, zsh or fish")
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        # `tproutine` alone opens the Library: nothing to parse (building the parser
+        # would cost its first paint several milliseconds).
+        args = argparse.Namespace(command=None)
+    else:
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            # Said by the command's own parser, so the usage shown is that command's.
+            usage: argparse.ArgumentParser = getattr(args, "_usage", parser)
+            usage.error(f"unrecognized arguments: {' '.join(unknown)}")
+        if args.command == "completion" and args.shell is None and not args.routines:
+            args._usage.error("name a shell: bash, zsh or fish")
     module = importlib.import_module(f"tproutine.commands.{_COMMANDS[args.command]}")
     try:
         code: int = module.main(args)

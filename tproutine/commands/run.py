@@ -23,12 +23,12 @@ from tproutine.commands.common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    OneLineHandler,
     find_or_say,
     print_problems,
     quiet_logging,
     say_error,
 )
+from tproutine.commands.logs import OneLineHandler
 from tproutine.engine.cues import terminal_bell
 from tproutine.engine.eventlog import EventLog
 from tproutine.engine.events import SessionStatus
