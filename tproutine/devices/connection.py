@@ -102,6 +102,7 @@ class Connection(ControllerBase):
         async with self._connect_lock:
             if self._link is not None and self._link.client.is_connected:
                 return
+            self._start_guardian()
             await self._connect_locked(target, reconnect, scan_timeout or self.scan_timeout)
 
     def _wanted(self, target: FoundDevice | str) -> str:
@@ -189,14 +190,21 @@ class Connection(ControllerBase):
             self._stats.device_seen = True
         self._wake.set()
 
+    def _start_guardian(self) -> None:
+        """Start the guardian as connecting begins: its start-up (importing bleak)
+        then overlaps the scan, not the session."""
+        if self._guardian is None and self.use_guardian and guardian.guards(self.adapter):
+            self._guardian = guardian.Guardian(self.adapter)
+            self._guardian.start()
+
     def _arm_guardian(
         self, found: FoundDevice, ble_device: BLEDevice, profile: DeviceProfile
     ) -> None:
         link = self._link
         if link is None or not self.use_guardian or not guardian.guards(self.adapter):
             return
-        if self._guardian is None:
-            self._guardian = guardian.Guardian(self.adapter)
+        self._start_guardian()
+        assert self._guardian is not None
         details = ble_device.details
         path = details.get("path") if isinstance(details, dict) else None
         if self.adapter.kind != "system" or not isinstance(path, str):

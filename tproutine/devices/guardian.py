@@ -7,7 +7,8 @@ a device that does not stop by itself when its app goes away runs on against
 the person's body, and on Linux the link may even stay up: it belongs to
 ``bluetoothd``, not to the dead process.
 
-So the controller starts a guardian with its first connection: a child process
+So the controller starts a guardian as it first connects (its start-up then
+overlaps the scan, not the session), a child process
 that holds the read end of a pipe whose write end only the app holds (its
 stdin). The app tells it, one JSON line at a time, which device to stop and how
 (``arm``: adapter, address, the write characteristic, the profile's stop bytes),
@@ -135,14 +136,18 @@ class Guardian:
         """The guardian's process id while it watches (tests, diagnostics)."""
         return self._proc.pid if self._proc is not None else None
 
+    def start(self) -> None:
+        """Start the process (it gets ready to act, then waits to be armed)."""
+        if self._proc is None and not self._broken:
+            self._spawn()
+
     def arm(self, ward: Ward) -> None:
-        """Watch over ``ward`` (started on the first call)."""
+        """Watch over ``ward`` (started now if :meth:`start` was not called)."""
         for earlier in _finishing.pop(ward.address, []):
             if earlier.poll() is None:
                 earlier.kill()
                 earlier.wait()
-        if self._proc is None and not self._broken:
-            self._spawn()
+        self.start()
         if ward != self._ward:
             self._ward = ward
             self._send({"arm": ward.to_json()})
