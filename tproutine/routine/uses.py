@@ -37,6 +37,20 @@ from tproutine.yamlsafe import Document, LoadError, Problem, describe_value, for
 if TYPE_CHECKING:
     from tproutine.routine.catalogue import CatalogueStep, StepIndex
 
+    class Usable(Protocol):
+        """A catalogue step as :func:`merge` needs it: catalogue.py's, or quickuse.py's
+        (which reads a valid catalogue without pydantic)."""
+
+        @property
+        def data(self) -> dict[str, Any]: ...  # as written in the catalogue
+        @property
+        def kind(self) -> str: ...
+        @property
+        def pressure(self) -> int | None: ...
+        @property
+        def has_placeholder(self) -> bool: ...
+
+
 Path = tuple[str | int, ...]
 MAX_TITLE = 200
 # The keys that make a step's kind, but `rest`: that is also a field of these kinds
@@ -115,19 +129,6 @@ class Uses:
 
 
 NO_USES = Uses()
-
-
-class Usable(Protocol):
-    """A catalogue step as merging needs it (catalogue.py's, or quickuse.py's)."""
-
-    @property
-    def data(self) -> dict[str, Any]: ...  # as written in the catalogue
-    @property
-    def kind(self) -> str: ...
-    @property
-    def pressure(self) -> int | None: ...
-    @property
-    def has_placeholder(self) -> bool: ...
 
 
 def merge(step: Usable, given: dict[str, Any], defaults: Any) -> dict[str, Any]:
