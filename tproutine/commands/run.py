@@ -192,14 +192,28 @@ class KeyControl:
 def run_timeline(args: argparse.Namespace, report: Callable[[str], None]) -> Timeline:
     """``FILE`` with ``--adjust ADJ``, or with the library's adjustment for it unless
     ``--no-adjust``."""
+    adjust_file = getattr(args, "adjust", None)
+    library = not getattr(args, "no_adjust", False)
+    if adjust_file is None and not (library and _has_adjustments()):
+        # Nothing can adjust it: read as written, with the quick check (a valid file is
+        # checked without pydantic, which the adjustments need).
+        from tproutine.routine.quick import load_timeline
+
+        return load_timeline(args.file)
     from tproutine.routine.adjust import timeline_for
 
-    return timeline_for(
-        args.file,
-        adjust_file=getattr(args, "adjust", None),
-        library=not getattr(args, "no_adjust", False),
-        report=report,
-    )
+    return timeline_for(args.file, adjust_file=adjust_file, library=library, report=report)
+
+
+def _has_adjustments() -> bool:
+    """Whether the person's library holds any adjustment file (cheap: one folder listing)."""
+    from tproutine import paths
+
+    try:
+        with os.scandir(paths.user_adjustments_dir()) as found:
+            return any(e.name.endswith((".yaml", ".yml")) for e in found)
+    except OSError:
+        return False
 
 
 def preview_line(speed: float) -> str:

@@ -36,9 +36,9 @@ class LibraryPlans:
         return found is not None and found.due_today
 
     def is_adjusted(self, entry: RoutineEntry) -> bool:
-        from tproutine.share.library import name_key
+        from tproutine.share.names import name_key
 
-        return name_key(entry.name) in self.adjusted
+        return bool(self.adjusted) and name_key(entry.name) in self.adjusted
 
 
 class LibraryPlansRead(Message):
