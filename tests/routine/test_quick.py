@@ -514,3 +514,22 @@ def test_the_quick_catalogue_reader_never_accepts_what_the_models_refuse(raw: st
     accepted = _catalogue_agrees(raw)
     # Everything the models accept here is accepted quickly too.
     assert accepted == (parse_catalogue(raw, "c.yaml", bundled=True).problems == ())
+
+
+def test_each_catalogue_is_read_once_while_it_is_unchanged(
+    catalogues: Catalogues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Library reads many routines in one process: the catalogues they use are
+    # parsed once (and again only when one changes: the test above).
+    quickuse._files.clear()
+    parsed: list[str] = []
+    parse = quickuse.parse
+
+    def counting(raw: bytes, file: str) -> quickuse.Steps | None:
+        parsed.append(Path(file).name)
+        return parse(raw, file)
+
+    monkeypatch.setattr(quickuse, "parse", counting)
+    for _ in range(3):
+        assert quick_routine(used("  - use: doorway\n  - use: upper-trap\n"))
+    assert parsed == ["neck.yaml"]
