@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from tproutine import paths
-from tproutine.routine import catalogue
+from tproutine.routine import catalogue, stepfiles
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import parse_routine
 
@@ -59,7 +59,7 @@ def main() -> bool:
 
     def cold() -> None:
         catalogue._files.clear()
-        catalogue._scans.clear()
+        stepfiles._scans.clear()
         catalogue._index = None
         catalogue.index()
 
@@ -75,7 +75,7 @@ def main() -> bool:
 
     def first_routine() -> None:
         catalogue._files.clear()
-        catalogue._scans.clear()
+        stepfiles._scans.clear()
         catalogue._index = None
         parse_routine(neck.read_bytes(), neck.name)
 

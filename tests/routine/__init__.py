@@ -11,7 +11,7 @@ from pathlib import Path
 from tproutine.routine.checked import from_model
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import parse_routine
-from tproutine.routine.quick import WHAT, check, read_routine
+from tproutine.routine.quick import WHAT, accept, read_routine
 from tproutine.routine.timeline import Timeline
 from tproutine.yamlsafe import LoadError, Problem, load_yaml
 
@@ -71,7 +71,8 @@ DOC_BLOCKS = yaml_blocks(DOC.read_text(encoding="utf-8")) if DOC.exists() else [
 
 
 def quick_agrees(raw: bytes | str, file: str = "t.yaml") -> bool:
-    """The quick check (``routine/quick.py``) against the models, on one document.
+    """The quick check (``routine/quick.py``, with ``quickuse.py`` for ``use:``
+    steps) against the models, on one document.
 
     It must never accept what the models refuse, must build the same routine as
     the models when it accepts, and reading the file must give the same timeline
@@ -91,7 +92,7 @@ def quick_agrees(raw: bytes | str, file: str = "t.yaml") -> bool:
         quick = err.problems
     assert quick == full
     try:
-        accepted = check(load_yaml(data, file, what=WHAT).data)
+        accepted = accept(load_yaml(data, file, what=WHAT).data)
     except LoadError:
         return False  # the same YAML loader refuses it on both paths
     if accepted is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,10 +67,16 @@ def test_the_check_would_see_a_heavy_import() -> None:
     assert result["heavy"] == ["textual"]
 
 
+# A routine written out, and a bundled one built on catalogue steps (`- use: ID`).
+VALID = [SPEC_EXAMPLE, ROOT / "routines" / "low-back.yaml"]
+
+
+@pytest.mark.parametrize("path", VALID, ids=["written-out", "uses-catalogue-steps"])
 @pytest.mark.parametrize("command", ["validate", "show"])
-def test_a_valid_file_is_checked_without_pydantic(command: str) -> None:
+def test_a_valid_file_is_checked_without_pydantic(command: str, path: Path) -> None:
     # pydantic costs more start-up than the rest of the command: it loads only to
-    # explain a file with mistakes (routine/quick.py).
-    result = run([command, str(SPEC_EXAMPLE)], heavy=("pydantic",))
+    # explain a file with mistakes (routine/quick.py, routine/quickuse.py).
+    assert path.is_file()
+    result = run([command, str(path)], heavy=("pydantic",))
     assert result["code"] == 0 and result["heavy"] == []
     assert isinstance(result["out"], int) and result["out"] > 0

@@ -21,11 +21,13 @@ import yaml
 from hypothesis import given, settings
 
 from tests.routine import BUNDLED, DATA, DOC_BLOCKS, ROOT, SPEC_EXAMPLE, quick_agrees, routine
+from tests.routine.conftest import NECK, Catalogues
 from tests.routine.test_expand import _docs
 from tproutine.routine import checked as c
-from tproutine.routine import loader, quick
+from tproutine.routine import loader, quick, quickuse, stepfiles, uses
 from tproutine.routine import model as m
-from tproutine.yamlsafe import LoadError
+from tproutine.routine.catalogue import parse_catalogue
+from tproutine.yamlsafe import LoadError, load_yaml
 
 TUI_DATA = ROOT / "tests" / "tui" / "data" / "routines"
 
@@ -75,11 +77,15 @@ REAL = _real_routines()
 
 @pytest.mark.parametrize(("name", "raw"), REAL, ids=[n for n, _ in REAL])
 def test_every_real_routine_is_read_quickly_and_the_same(name: str, raw: bytes) -> None:
-    accepted = quick_agrees(raw, name)
-    # Left to the models: the Library's test file with mistakes, and routines built on
-    # catalogue steps (`- use: ID`: catalogues are read through the models).
-    uses_catalogue = re.search(rb"^\s*- use:", raw, re.MULTILINE) is not None
-    assert accepted == (name != "broken.yaml" and not uses_catalogue)
+    # Routines built on catalogue steps (`- use: ID`, every bundled one) too: only
+    # the Library's test file with mistakes is left to the models.
+    assert quick_agrees(raw, name) == (name != "broken.yaml")
+
+
+def test_the_bundled_routines_are_built_on_catalogue_steps() -> None:
+    # What makes the test above cover quickuse.py.
+    uses = [p for p in BUNDLED if re.search(rb"^\s*- use:", p.read_bytes(), re.MULTILINE)]
+    assert len(uses) == len(BUNDLED) > 0
 
 
 @settings(max_examples=150, deadline=None)
@@ -279,3 +285,251 @@ def test_the_timeline_remembers_the_file_and_its_content() -> None:
     assert tl.source == "example.yaml"
     assert tl.content_hash == full.content_hash
     assert DATA.is_dir()
+
+
+def test_reading_a_routine_built_on_catalogue_steps_imports_no_pydantic() -> None:
+    low_back = ROOT / "routines" / "low-back.yaml"
+    assert b"- use:" in low_back.read_bytes()
+    assert _run(READ.format(path=str(low_back))) == {"pydantic": False, "said": ""}
+
+
+# --- routines built on catalogue steps (quickuse.py) -------------------------------------
+
+
+def test_the_field_lists_a_used_step_takes_are_the_models() -> None:
+    # uses.py takes them from the quick check so that the quick path needs no pydantic.
+    assert tuple(k for k in m.KIND_KEYS if k != "rest") == uses.KIND_ONLY
+    for kind in c.WORK_KINDS:
+        fields = [f for f in m.STEP_MODELS[kind].model_fields if f not in uses.KIND_ONLY]
+        assert uses.override_keys(kind) == ["title", *fields]
+    assert stepfiles.KINDS == c.WORK_KINDS
+
+
+def used(body: str) -> str:
+    return routine("steps:\n" + body)
+
+
+# (document, whether the models accept it), with the `catalogues` fixture's NECK
+# catalogue: what a routine may change on a used step, and each way it can go wrong.
+USE_CORNERS = [
+    (used("  - use: upper-trap\n  - use: doorway\n  - use: slow-breath\n"), True),
+    (used("  - use: upper-trap\n    reps: 3\n    pressure: 3\n    title: Mine\n"), True),
+    (used("  - use: upper-trap\n    side: left\n"), True),  # alternate dropped
+    (used("  - use: upper-trap\n    side: left\n    alternate: true\n"), False),
+    (used("  - use: upper-trap\n    side: both\n    alternate: false\n"), True),
+    (used("  - use: upper-trap\n    pressure: ~\n"), True),  # the catalogue's 5 is said
+    (routine("defaults: {pressure: 2}\nsteps:\n  - use: upper-trap\n    pressure: ~\n"), True),
+    (used("  - use: upper-trap\n    instructions: Press to a {pressure}.\n"), True),
+    (used("  - use: upper-trap\n    cues: [{at: 1s, say: 'Now {pressure}'}]\n"), True),
+    (used("  - use: upper-trap\n    duration: 5s\n"), False),  # a cue at -10s falls outside
+    (used("  - use: upper-trap\n    duration: 5s\n    cues: []\n"), True),
+    (used("  - use: upper-trap\n    id: mine\n  - use: upper-trap\n    id: also-mine\n"), True),
+    (used("  - use: upper-trap\n    id: mine\n  - use: upper-trap\n    id: mine\n"), False),
+    (used("  - use: upper-trap\n    title: ''\n"), False),
+    (used("  - use: upper-trap\n    title: ~\n"), False),
+    (used("  - use: upper-trap\n    title: " + "t" * 200 + "\n"), True),
+    (used("  - use: upper-trap\n    title: " + "t" * 201 + "\n"), False),
+    (used("  - use: upper-trap\n    hold: Another\n"), False),
+    (used("  - use: upper-trap\n    repeat: 2\n"), False),
+    (used("  - use: upper-trap\n    rest: 5s\n"), True),  # rest between repetitions
+    (used("  - use: upper-trap\n    pattern: [4s, 6s]\n"), False),
+    (used("  - use: slow-breath\n    pattern: [4s, 2s, 6s]\n"), True),
+    (used("  - use: upper-trap\n    colour: red\n"), False),
+    (used("  - use: upper-trap\n    reps: 0\n"), False),
+    (used("  - use: shoulders-gun\n    device: off\n"), True),
+    (used("  - use: shoulders-gun\n    device: {intensity: 25%}\n"), True),
+    (used("  - use: upper-tarp\n"), False),
+    (used("  - use: Upper-Trap\n"), False),
+    (used("  - use: 5\n"), False),
+    (used("  - use: ~\n"), False),
+    (used("  - repeat: 2\n    steps:\n      - use: doorway\n      - rest: 5s\n"), True),
+    (used("  - repeat: 2\n    steps:\n      - use: nowhere\n"), False),
+    (used("  - use: doorway\n  - hold: Written out\n    duration: 10s\n"), True),
+    (used("  - use: doorway\n  - hold: Written out\n"), False),
+    ("format: tproutine-steps/1\nname: T\nsteps:\n  - use: doorway\n", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"), USE_CORNERS, ids=[str(i) for i in range(len(USE_CORNERS))]
+)
+def test_the_corners_of_a_used_step(catalogues: Catalogues, text: str, valid: bool) -> None:
+    # The quick path accepts exactly what the models accept here (the same routine and
+    # timeline), and leaves each mistake to them (the same messages).
+    assert quick_agrees(text) == valid
+
+
+def test_an_override_and_a_placeholder_read_quickly(catalogues: Catalogues) -> None:
+    text = used("  - use: upper-trap\n    pressure: 3\n    side: left\n    title: Mine\n")
+    assert quick_agrees(text)
+    step = quick_routine(text).steps[0]
+    assert isinstance(step, c.WorkStep)
+    assert (step.title, step.pressure, step.side, step.alternate) == ("Mine", 3, "left", False)
+    assert step.instructions == "Squeeze until it is about a 3 out of 10."
+    assert step.cues[0].say == "Squeeze to about a 3."
+    cleared = quick_routine(
+        routine("defaults: {pressure: 2}\nsteps:\n  - use: upper-trap\n    pressure: ~\n")
+    ).steps[0]
+    assert isinstance(cleared, c.WorkStep) and cleared.cues[0].say == "Squeeze to about a 2."
+
+
+def quick_routine(text: str) -> c.Routine:
+    found = quick.accept(load_yaml(text, "t.yaml", what=quick.WHAT).data)
+    assert found is not None
+    return found
+
+
+def test_an_unknown_id_is_explained_by_the_full_loader(catalogues: Catalogues) -> None:
+    text = used("  - use: upper-tarp\n")
+    assert not quick_agrees(text)  # the same problems both ways
+    with pytest.raises(LoadError) as err:
+        quick.read_routine(text.encode(), "t.yaml")
+    assert str(err.value) == (
+        "t.yaml:4:10: steps[0].use: unknown catalogue step 'upper-tarp' (did you mean "
+        "upper-trap? `tproutine steps` lists every step you have)"
+    )
+
+
+def test_a_step_of_your_own_catalogue_reads_quickly(catalogues: Catalogues) -> None:
+    catalogues.write(
+        "mine.yaml",
+        """\
+        format: tproutine-steps/1
+        name: Mine
+        steps:
+          my-press:
+            hold: My press
+            duration: 20s
+            pressure: 4
+            cues: [{at: 0s, say: 'About a {pressure}.'}]
+        """,
+        bundled=False,
+    )
+    text = used("  - use: my-press\n    pressure: 6\n  - use: doorway\n")
+    assert quick_agrees(text)
+    step = quick_routine(text).steps[0]
+    assert isinstance(step, c.WorkStep) and step.cues[0].say == "About a 6."
+
+
+def test_a_clash_with_a_bundled_id_is_left_to_the_full_loader(catalogues: Catalogues) -> None:
+    catalogues.write(
+        "mine.yaml",
+        "format: tproutine-steps/1\nname: Mine\nsteps:\n  doorway: {stretch: D, duration: 9s}\n",
+        bundled=False,
+    )
+    assert quickuse.find({"upper-trap"}) is not None  # another id is still found
+    assert quickuse.find({"doorway"}) is None
+    assert not quick_agrees(used("  - use: doorway\n"))
+    assert quick_agrees(used("  - use: upper-trap\n"))  # the clash is not this routine's
+    with pytest.raises(LoadError) as err:
+        quick.read_routine(used("  - use: doorway\n").encode(), "t.yaml")
+    assert "'doorway' is a bundled step" in str(err.value)
+
+
+def test_two_bundled_catalogues_with_one_id(catalogues: Catalogues) -> None:
+    catalogues.write(
+        "zz.yaml",
+        "format: tproutine-steps/1\nname: Z\nsteps:\n"
+        "  doorway:\n    stretch: D\n    duration: 9s\n",
+    )
+    assert not quick_agrees(used("  - use: doorway\n"))
+
+
+def test_a_catalogue_with_a_mistake_leaves_the_routine_to_the_full_loader(
+    catalogues: Catalogues,
+) -> None:
+    # The full loader reads it (a broken catalogue of yours breaks nothing else); the
+    # quick path is not sure that the file lends no step, so it does not decide.
+    catalogues.write(
+        "mine.yaml", "format: tproutine-steps/1\nname: Mine\nsteps: 5\n", bundled=False
+    )
+    assert quickuse.find({"doorway"}) is None
+    assert not quick_agrees(used("  - use: doorway\n"))
+
+
+def test_a_changed_catalogue_is_read_again(catalogues: Catalogues) -> None:
+    text = used("  - use: doorway\n").encode()
+    first = quick.read_routine(text, "t.yaml")[1]
+    catalogues.write("neck.yaml", NECK.replace("duration: 30s", "duration: 40s"))
+    again = quick.read_routine(text, "t.yaml")[1]
+    assert (first.total_s, again.total_s) == (5 + 60, 5 + 80)
+    assert quick_agrees(text)
+
+
+def _catalogue_agrees(raw: str | bytes) -> bool:
+    """quickuse.parse against catalogue.parse_catalogue: never a catalogue the models
+    refuse, and the same steps when it accepts. Returns whether it accepted."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    full = parse_catalogue(data, "c.yaml", bundled=True)
+    quick_steps = quickuse.parse(data, "c.yaml")
+    if quick_steps is None:
+        return False
+    assert full.problems == (), "the quick path accepted a catalogue with mistakes"
+    assert quick_steps == {
+        s.id: quickuse.QuickStep(s.data, s.kind, s.pressure, s.has_placeholder) for s in full.steps
+    }
+    return True
+
+
+BUNDLED_CATALOGUES = sorted((ROOT / "steps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", BUNDLED_CATALOGUES, ids=[p.name for p in BUNDLED_CATALOGUES])
+def test_every_bundled_catalogue_is_read_quickly_and_the_same(path: Path) -> None:
+    assert _catalogue_agrees(path.read_bytes())
+
+
+def _lines_mutated() -> list[str]:
+    lines = NECK.splitlines(keepends=True)
+    out = []
+    for i in range(len(lines)):
+        out.append("".join(lines[:i] + lines[i + 1 :]))  # deleted
+        out.append("".join(lines[: i + 1] + lines[i:]))  # duplicated
+    return out
+
+
+CATALOGUE_CORNERS = [
+    *_lines_mutated(),
+    NECK.replace("format: tproutine-steps/1", "format: tproutine/1"),
+    NECK.replace("name: Neck", "name: ''"),
+    NECK.replace("name: Neck", "name: Neck\ncolour: red"),
+    NECK.replace("name: Neck", "name: Neck\nx-colour: red"),
+    NECK.replace("upper-trap:", "Upper-Trap:"),
+    NECK.replace("    pressure: 5\n", ""),
+    NECK.replace("    pressure: 5\n", "    pressure: 11\n"),
+    NECK.replace("    reps: 2\n    rest", "    id: x\n    rest"),
+    NECK.replace("    reps: 2\n    rest", "    use: doorway\n    rest"),
+    NECK.replace("stretch: Doorway chest stretch", "rest: Doorway"),
+    NECK.replace("at: -10s", "at: -50s"),
+    NECK.replace("side: both", "side: left"),
+    "format: tproutine-steps/1\nname: A\nsteps: {}\n",
+    "format: tproutine-steps/1\nname: A\nsteps: [a]\n",
+]
+
+
+@pytest.mark.parametrize(
+    "raw", CATALOGUE_CORNERS, ids=[str(i) for i in range(len(CATALOGUE_CORNERS))]
+)
+def test_the_quick_catalogue_reader_never_accepts_what_the_models_refuse(raw: str) -> None:
+    accepted = _catalogue_agrees(raw)
+    # Everything the models accept here is accepted quickly too.
+    assert accepted == (parse_catalogue(raw, "c.yaml", bundled=True).problems == ())
+
+
+def test_each_catalogue_is_read_once_while_it_is_unchanged(
+    catalogues: Catalogues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Library reads many routines in one process: the catalogues they use are
+    # parsed once (and again only when one changes: the test above).
+    quickuse._files.clear()
+    parsed: list[str] = []
+    parse = quickuse.parse
+
+    def counting(raw: bytes, file: str) -> quickuse.Steps | None:
+        parsed.append(Path(file).name)
+        return parse(raw, file)
+
+    monkeypatch.setattr(quickuse, "parse", counting)
+    for _ in range(3):
+        assert quick_routine(used("  - use: doorway\n  - use: upper-trap\n"))
+    assert parsed == ["neck.yaml"]

@@ -33,31 +33,60 @@ read): a cache of routine summaries keys on it.
 from __future__ import annotations
 
 import difflib
-import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from tproutine import paths
 from tproutine.routine import model as m
 from tproutine.routine.loader import _check_semantics, _validation_problems, read_file
+from tproutine.routine.stepfiles import (
+    CATALOGUE_FORMAT,
+    ID_PATTERN,
+    ID_RULE,
+    KINDS,
+    MAX_ID,
+    PLACEHOLDER,
+    SUFFIXES,
+    TOP_KEYS,
+    WHAT,
+    Stamp,
+    catalogue_files,
+    has_placeholder,
+    is_step_id,
+    scan_ids,
+    stamp,
+)
+from tproutine.routine.stepfiles import stat as _stat
 from tproutine.yamlsafe import Document, LoadError, Mark, Problem, format_path, load_yaml
 
-CATALOGUE_FORMAT = "tproutine-steps/1"
-WHAT = "a step catalogue: a mapping with format, name and steps"
-SUFFIXES = (".yaml", ".yml")
-# The kinds a catalogue holds: a rest or a repeat block belongs to a routine.
-KINDS = ("hold", "stretch", "massage", "breathe")
-TOP_KEYS = ("format", "name", "description", "author", "safety", "steps")
-ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-_ID = re.compile(ID_PATTERN)
-MAX_ID = 64
-ID_RULE = "lower-case letters and digits in words joined by hyphens, like upper-trapezius-pinch"
-PLACEHOLDER = "{pressure}"
+__all__ = [  # what other modules and tests take from here (the files' part is stepfiles.py)
+    "CATALOGUE_FORMAT",
+    "ID_PATTERN",
+    "ID_RULE",
+    "KINDS",
+    "MAX_ID",
+    "PLACEHOLDER",
+    "SUFFIXES",
+    "TOP_KEYS",
+    "WHAT",
+    "Catalogue",
+    "CatalogueStep",
+    "Stamp",
+    "StepIndex",
+    "bundled_ids",
+    "catalogue_files",
+    "for_ids",
+    "index",
+    "is_catalogue",
+    "is_step_id",
+    "parse_catalogue",
+    "scan_ids",
+    "stamp",
+]
 
 
 def is_catalogue(raw: bytes, shown: str) -> bool:
@@ -69,10 +98,6 @@ def is_catalogue(raw: bytes, shown: str) -> bool:
     except LoadError:
         return False  # the routine loader reports the YAML mistake
     return isinstance(fmt, str) and fmt.startswith(CATALOGUE_FORMAT.split("/")[0] + "/")
-
-
-def is_step_id(value: object) -> bool:
-    return isinstance(value, str) and len(value) <= MAX_ID and _ID.match(value) is not None
 
 
 @dataclass(frozen=True)
@@ -101,15 +126,12 @@ class CatalogueStep:
         return f"{self.file}:{self.line}:{self.col}"
 
     @property
+    def pressure(self) -> int | None:
+        return self.step.pressure
+
+    @property
     def has_placeholder(self) -> bool:
-        return any(PLACEHOLDER in text for text in _texts(self.step))
-
-
-def _texts(step: m.WorkStep) -> Iterator[str]:
-    if step.instructions:
-        yield step.instructions
-    for cue in step.cues:
-        yield cue.say
+        return has_placeholder(self.step)
 
 
 @dataclass(frozen=True)
@@ -281,7 +303,7 @@ def _check_entry(
         found = _check_semantics(routine, shadow)
         step = routine.steps[0]
         assert not isinstance(step, (m.RestStep, m.RepeatBlock))
-        if step.pressure is None and any(PLACEHOLDER in t for t in _texts(step)):
+        if step.pressure is None and has_placeholder(step):
             found.append(
                 shadow.problem(
                     ("steps", 0, "pressure"),
@@ -358,34 +380,6 @@ def parse_catalogue(
 
 
 # --- all catalogues: files, stamp, index ------------------------------------------------
-
-Stamp = tuple[tuple[str, int, int], ...]
-
-
-def catalogue_files() -> list[tuple[Path, bool]]:
-    """Every catalogue file, bundled first, each folder in name order: (path, bundled)."""
-    out: list[tuple[Path, bool]] = []
-    for folder, bundled in ((paths.bundled_steps_dir(), True), (paths.user_steps_dir(), False)):
-        try:
-            names = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES)
-        except OSError:  # no such folder (the person has no catalogues), or unreadable
-            continue
-        out.extend((p, bundled) for p in names)
-    return out
-
-
-def _stat(path: Path) -> tuple[str, int, int]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (str(path), -1, -1)
-    return (str(path), st.st_mtime_ns, st.st_size)
-
-
-def stamp() -> Stamp:
-    """What the catalogues are right now, without reading them: path, mtime and size of
-    each file. Equal stamps mean every ``use:`` resolves as it did."""
-    return tuple(_stat(p) for p, _ in catalogue_files())
 
 
 @dataclass(frozen=True)
@@ -474,36 +468,6 @@ def index() -> StepIndex:
         )
         _index = (now, built)
         return built
-
-
-# The ids of a bundled catalogue, found without parsing it: the keys indented two
-# spaces under the top-level `steps:` (the bundled files are written that way, and a
-# test checks the scan against the parser for each of them). A wrong guess costs
-# only time: an extra file read, or the full index when an id is not found.
-_STEPS_KEY = re.compile(r"(?m)^steps:[ \t]*(?:#.*)?$")
-_TOP_KEY = re.compile(r"(?m)^[^\s#]")
-_ID_KEY = re.compile(r"(?m)^  ([a-z0-9][a-z0-9-]*):(?=[ \t]|$)")
-_scans: dict[Path, tuple[tuple[str, int, int], frozenset[str]]] = {}
-
-
-def scan_ids(path: Path, key: tuple[str, int, int] | None = None) -> frozenset[str]:
-    """The ids a catalogue file seems to define, by a cheap look at its text."""
-    key = key or _stat(path)
-    cached = _scans.get(path)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    try:
-        text = read_file(path).decode("utf-8", errors="replace")
-    except LoadError:
-        text = ""
-    found: frozenset[str] = frozenset()
-    start = _STEPS_KEY.search(text)
-    if start is not None:
-        end = _TOP_KEY.search(text, start.end())
-        body = text[start.end() : end.start() if end else len(text)]
-        found = frozenset(_ID_KEY.findall(body))
-    _scans[path] = (key, found)
-    return found
 
 
 def for_ids(ids: Iterable[str]) -> StepIndex:

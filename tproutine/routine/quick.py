@@ -202,6 +202,9 @@ _WORK = {
     "device": (_device, None),
 }
 _BREATHE = {**_WORK, "pattern": (_optional(_tuple_of(_duration, 2, 4)), None)}
+# The fields of a work step besides its kind key, in the models' order (uses.py).
+WORK_FIELDS = tuple(_WORK)
+BREATHE_FIELDS = tuple(_BREATHE)
 
 
 def _rest_value(value: Any) -> float | str:
@@ -346,6 +349,22 @@ def check(data: Any) -> c.Routine | None:
     return routine if _sound(routine.steps) else None
 
 
+def accept(data: Any) -> c.Routine | None:
+    """:func:`check`, after bringing in the catalogue steps a routine uses (``- use:
+    ID``) as the full loader does (``quickuse.py``): the routine, or None when unsure.
+    ``data`` may be changed in place, as the full loader changes its document."""
+    routine = check(data)  # a routine with a use: step is never accepted as it is
+    if routine is not None:
+        return routine
+    from tproutine.routine.uses import has_uses
+
+    if not (type(data) is dict and has_uses(data)):
+        return None
+    from tproutine.routine.quickuse import resolve
+
+    return check(data) if resolve(data) else None
+
+
 # --- files ---------------------------------------------------------------------------
 
 
@@ -380,7 +399,7 @@ def read_routine(raw: bytes, file: str) -> tuple[c.Routine, Timeline]:
     from tproutine.routine.expand import expand_checked
 
     doc = load_yaml(raw, file, what=WHAT)
-    routine = check(doc.data)
+    routine = accept(doc.data)
     if routine is None:
         from tproutine.routine.loader import parse_routine
 

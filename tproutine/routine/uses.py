@@ -28,24 +28,50 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tproutine.routine import model as m
+from tproutine.routine import quick
+from tproutine.routine.checked import WORK_KINDS
 from tproutine.yamlsafe import Document, LoadError, Problem, describe_value, format_path
 
 if TYPE_CHECKING:
     from tproutine.routine.catalogue import CatalogueStep, StepIndex
 
+    class Usable(Protocol):
+        """A catalogue step as :func:`merge` needs it: catalogue.py's, or quickuse.py's
+        (which reads a valid catalogue without pydantic)."""
+
+        @property
+        def data(self) -> dict[str, Any]: ...  # as written in the catalogue
+        @property
+        def kind(self) -> str: ...
+        @property
+        def pressure(self) -> int | None: ...
+        @property
+        def has_placeholder(self) -> bool: ...
+
+
 Path = tuple[str | int, ...]
 MAX_TITLE = 200
-KIND_ONLY = tuple(k for k in m.KIND_KEYS if k != "rest")
+# The keys that make a step's kind, but `rest`: that is also a field of these kinds
+# (rest between repetitions). From the quick check's own lists, not the models', so
+# that the quick path (quickuse.py) needs no pydantic; a test holds them equal.
+KIND_ONLY = (*WORK_KINDS, "repeat")
 
 
 def override_keys(kind: str) -> list[str]:
     """What a routine may change on a used step of ``kind``: its fields, and its title."""
-    # `rest` is a kind of step, and also a field of these kinds (rest between repetitions).
-    fields = [f for f in m.STEP_MODELS[kind].model_fields if f not in KIND_ONLY]
+    fields = quick.BREATHE_FIELDS if kind == "breathe" else quick.WORK_FIELDS
     return ["title", *fields]
+
+
+def refusal(key: str, value: Any, allowed: list[str]) -> str | None:
+    """Why a use: step cannot take ``key: value`` ("kind", "title" or "key"), or None."""
+    if key in KIND_ONLY:
+        return "kind"
+    if key == "title":
+        return None if isinstance(value, str) and 0 < len(value) <= MAX_TITLE else "title"
+    return None if key in allowed else "key"
 
 
 def _sites(steps: Any, path: Path) -> Iterator[tuple[Path, list[Any], int]]:
@@ -105,7 +131,7 @@ class Uses:
 NO_USES = Uses()
 
 
-def _merge(step: CatalogueStep, given: dict[str, Any], defaults: Any) -> dict[str, Any]:
+def merge(step: Usable, given: dict[str, Any], defaults: Any) -> dict[str, Any]:
     """The catalogue step with the routine's keys on top, as a new mapping."""
     merged = dict(step.data)
     overrides = dict(given)
@@ -120,7 +146,7 @@ def _merge(step: CatalogueStep, given: dict[str, Any], defaults: Any) -> dict[st
         if pressure is None and isinstance(defaults, dict):
             pressure = defaults.get("pressure")
         if pressure is None:
-            pressure = step.step.pressure
+            pressure = step.pressure
         said = str(pressure)
         if "instructions" not in overrides and isinstance(merged.get("instructions"), str):
             merged["instructions"] = merged["instructions"].replace("{pressure}", said)
@@ -149,9 +175,10 @@ def _check_keys(
     problems = []
     allowed = override_keys(used.kind)
     for key, value in step.items():
-        if key == "use":
+        why_not = None if key == "use" else refusal(key, value, allowed)
+        if why_not is None:
             continue
-        if key in KIND_ONLY:
+        if why_not == "kind":
             problems.append(
                 doc.problem(
                     (*site, key),
@@ -160,14 +187,16 @@ def _check_keys(
                     key=True,
                 )
             )
-        elif key == "title" and not (isinstance(value, str) and 0 < len(value) <= MAX_TITLE):
+        elif why_not == "title":
             problems.append(
                 doc.problem(
                     (*site, key),
                     f"expected a title of 1 to {MAX_TITLE} characters, got {describe_value(value)}",
                 )
             )
-        elif key not in allowed:
+        else:
+            from tproutine.routine import model as m  # explaining a mistake: pydantic is here
+
             elsewhere = [k for k, cls in m.STEP_MODELS.items() if key in cls.model_fields]
             if elsewhere:
                 why = (
@@ -196,7 +225,8 @@ def resolve_uses(doc: Document) -> Uses:
     sites = list(_sites(doc.data.get("steps"), ("steps",)))
     if not sites:
         return NO_USES
-    from tproutine.routine.catalogue import ID_RULE, for_ids, is_step_id
+    from tproutine.routine.catalogue import for_ids
+    from tproutine.routine.stepfiles import ID_RULE, is_step_id
 
     steps_index = for_ids(h[i]["use"] for _, h, i in sites if is_step_id(h[i]["use"]))
     problems: list[Problem] = []
@@ -227,7 +257,7 @@ def resolve_uses(doc: Document) -> Uses:
             problems.extend(found)
             continue
         given = {k: v for k, v in step.items() if k != "use"}
-        holder[i] = _merge(used, given, doc.data.get("defaults"))
+        holder[i] = merge(used, given, doc.data.get("defaults"))
         origins.append((site, used))
     if problems or catalogue_problems:
         problems.sort(key=lambda p: (p.line, p.col))

@@ -47,19 +47,11 @@ def _catalogue_files() -> list[Path]:
     """The step catalogues a routine may `use:` (issue 11): bundled, and the person's own.
 
     A changed catalogue changes what a routine that uses it means, so their state is
-    part of :func:`inputs`. Catalogues live in a ``steps`` folder beside the bundled
-    routines and in the person's config folder; when their place changes, change it here.
+    part of :func:`inputs`.
     """
-    from tproutine import paths
+    from tproutine.routine.stepfiles import catalogue_files  # no pydantic
 
-    folders = (paths.bundled_routines_dir().parent / "steps", paths.config_dir() / "steps")
-    found: list[Path] = []
-    for folder in folders:
-        try:
-            found += sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
-        except OSError:
-            continue
-    return found
+    return [path for path, _ in catalogue_files()]
 
 
 def inputs() -> str:
