@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install demo test lint typecheck pytest fuzz bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ pytest: install
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# The property tests with fresh examples (make test draws the same ones every run).
+fuzz: install
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q $$(grep -rl --include='test_*.py' '^from hypothesis' tests)
 
 bench: install
 	$(BIN)/python -m bench

@@ -141,8 +141,20 @@ def assert_no_traceback(text: str) -> None:
 @pytest.mark.skipif(not BUNDLED, reason="no bundled routines yet")
 def test_every_bundled_routine_runs_to_the_end_at_speed_100(tmp_path: Path) -> None:
     env = env_for(tmp_path)
+    # A few at a time: the library keeps growing, and a machine busy with all of them
+    # at once would only measure its own scheduling delays.
+    for batch in range(0, len(BUNDLED), 5):
+        _run_to_the_end(BUNDLED[batch : batch + 5], env, tmp_path)
+    with HistoryStore.open(history_path(tmp_path)) as store:
+        rows = store.sessions()
+        assert len(rows) == len(BUNDLED)
+        assert {r.status for r in rows} == {"completed"}
+        assert all(r.segments_done == r.segments_total for r in rows)
+
+
+def _run_to_the_end(routines: list[Path], env: dict[str, str], tmp_path: Path) -> None:
     procs = {}
-    for routine in BUNDLED:
+    for routine in routines:
         log = tmp_path / f"{routine.stem}.jsonl"
         procs[routine] = (
             log,
@@ -176,12 +188,8 @@ def test_every_bundled_routine_runs_to_the_end_at_speed_100(tmp_path: Path) -> N
         assert end["status"] == "completed"
         begun = [e for e in events if e["event"] == "segment_start"]
         assert [e["index"] for e in begun] == list(range(start["segments"]))
-        assert end["t"] == pytest.approx(start["total_s"], abs=2.0)  # 20 ms of wall time
-    with HistoryStore.open(history_path(tmp_path)) as store:
-        rows = store.sessions()
-        assert len(rows) == len(BUNDLED)
-        assert {r.status for r in rows} == {"completed"}
-        assert all(r.segments_done == r.segments_total for r in rows)
+        # Due exactly at the total, whenever the machine got there (t >= due).
+        assert end["due"] == start["total_s"] and end["t"] >= end["due"] - 1e-6
 
 
 # --- small files ---------------------------------------------------------------------------
@@ -434,6 +442,36 @@ def test_an_unwritable_data_folder_is_reported_and_the_session_runs(tmp_path: Pa
     assert "Routine complete" in result.stdout
 
 
+def test_plain_output_is_the_same_on_any_machine_at_speed_500(tmp_path: Path) -> None:
+    # At --speed 500 a millisecond late is half a routine second: every scheduled line
+    # prints the time it was due, so two runs (the second one slowed by a busy loop
+    # on every core) print byte for byte the same.
+    routine = write(
+        tmp_path,
+        "busy.yaml",
+        SMALL
+        + "  - breathe: Slow breathing\n    duration: 20s\n    pattern: [2s, 3s]\n"
+        + "    cues:\n      - at: -4s\n        say: Last breaths.\n",
+    )
+    args = (str(routine), "--plain", "--speed", "500", "--adapter", "none")
+    first = run(tmp_path, *args)
+    busy = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        second = run(tmp_path, *args)
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    assert first.returncode == second.returncode == 0, (first.stderr, second.stderr)
+    assert first.stdout.encode() == second.stdout.encode()
+    assert "00:30  Breathe · Slow breathing · 20s" in first.stdout
+    assert "00:46  “Last breaths.”" in first.stdout
+    assert first.stdout.endswith("00:50  Routine complete · Small · 6 of 6 segments done\n")
+
+
 def test_a_bad_settings_file_is_reported_and_the_defaults_used(tmp_path: Path) -> None:
     config = tmp_path / "config" / "tproutine"
     config.mkdir(parents=True)
@@ -463,9 +501,9 @@ class Terminal:
         )
         self.seen = ""
 
-    def expect(self, text: str, timeout: float = 20.0) -> None:
+    def expect(self, text: str, timeout: float = 60.0, count: int = 1) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.seen:
+        while self.seen.count(text) < count:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"never saw {text!r}; the screen:\n{self.seen}")
@@ -479,7 +517,7 @@ class Terminal:
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
-    def finish(self, timeout: float = 20.0) -> int:
+    def finish(self, timeout: float = 60.0) -> int:
         code = self.proc.wait(timeout=timeout)
         return code
 
@@ -570,3 +608,41 @@ def test_on_a_terminal_declining_the_checklist_does_not_start(tmp_path: Path) ->
         term.expect("not started")
     finally:
         term.close()
+
+
+DEVICE = """\
+format: tproutine/1
+name: With the gun
+get_ready: 0s
+steps:
+  - massage: Glutes
+    duration: 60s
+    device: {intensity: 30%}
+"""
+
+
+def test_with_a_device_q_asks_and_a_pause_is_one_line(tmp_path: Path) -> None:
+    routine = write(tmp_path, "gun.yaml", DEVICE)
+    term = Terminal(tmp_path, str(routine), "--plain", "--adapter", "sim")
+    try:
+        term.expect("Pain right now")
+        term.send("\n")
+        term.expect("Device · 30%")
+        term.send(" ")
+        term.expect("Paused, the motor off (space to resume)")
+        term.send(" ")
+        term.expect("Resumed")
+        term.send("q")
+        term.expect("End this session? y or enter ends it; any other key goes on.")
+        term.send("n")
+        term.expect("Resumed", count=2)
+        term.send("q")
+        term.expect("End this session?", count=2)
+        term.send("y")
+        term.expect("Stopped · With the gun")
+        term.expect("Pain now")
+        term.send("\n")
+        assert term.finish() == 0
+    finally:
+        term.close()
+    assert "stop · level 0 · paused" not in term.seen and "level 0 · paused" not in term.seen

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
-from tproutine.safetext import describe_char, first_forbidden, is_clean, one_line, visible
+from tproutine.safetext import (
+    describe_char,
+    dumps,
+    file_name,
+    first_forbidden,
+    is_clean,
+    one_line,
+    refusal,
+    visible,
+)
 
 HOSTILE = [
     "\x1b]52;c;aGVsbG8=\x07",  # OSC 52: write the clipboard
@@ -48,3 +60,36 @@ def test_first_forbidden_and_its_name() -> None:
     assert describe_char("\u202e") == "U+202E (right-to-left override)"
     assert describe_char("\x9b") == "U+009B (CSI)"
     assert describe_char("\x01") == "U+0001 (C0 control)"
+
+
+def test_refusal_says_what_where_and_what_is_accepted() -> None:
+    assert refusal("plain text\twith a tab\nand a line") is None
+    assert refusal("ab\x1bc") == (
+        "the text holds U+001B (escape) at character 3: a control character could rewrite "
+        "the terminal (write printable text, tabs and line breaks only)"
+    )
+    assert refusal("\u202e", "key") == (
+        "the key holds U+202E (right-to-left override): a direction override could make "
+        "the text read as something it is not (write printable text, tabs and line breaks only)"
+    )
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, "\u2028line\u2029", "plain é 😀"])
+def test_json_keeps_the_text_and_escapes_what_a_terminal_would_obey(text: str) -> None:
+    value = {"name": text, "list": [text]}
+    encoded = dumps(value, indent=2)
+    assert json.loads(encoded) == value
+    assert (
+        re.search(
+            "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", encoded.replace("\n", "")
+        )
+        is None
+    )
+    assert "é 😀" in dumps("plain é 😀")  # readable text stays readable
+
+
+def test_a_file_name_from_someone_else_becomes_a_safe_one() -> None:
+    assert file_name("neck\x1b]52;c;aGk=\x07\u202e") == "neck_]52;c;aGk=__"
+    assert file_name(".hidden") == "_hidden"
+    assert file_name("Nacken und Schultern (2)") == "Nacken und Schultern (2)"
+    assert file_name("line\u2028break\u00a0nbsp") == "line_break_nbsp"

@@ -258,12 +258,18 @@ def test_save_refuses_bad_values_unknown_keys_and_broken_files(config: Path) -> 
     assert config.read_text() == broken
 
 
+def test_save_refuses_a_control_character(config: Path) -> None:
+    with pytest.raises(SettingsError, match=r"preferred_device: the text holds U\+001B \(escape\)"):
+        save_setting("preferred_device", "TP\x1b[2J")
+    assert not config.exists()
+
+
 @given(st.text())
 def test_any_text_is_written_as_toml_that_reads_back(text: str) -> None:
     assert tomllib.loads(f"k = {toml_value(text)}")["k"] == text
 
 
-@pytest.mark.parametrize("value", ['a "quoted" \\ name\n\x7f', ("say", "-v", "x y"), 12.5, False])
+@pytest.mark.parametrize("value", ['a "quoted" \\ name ✓\tx', ("say", "-v", "x y"), 12.5, False])
 def test_round_trip_through_the_file(config: Path, value: Any) -> None:
     key = {str: "preferred_device", tuple: "voice_command", float: "max_intensity", bool: "voice"}[
         type(value)

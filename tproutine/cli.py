@@ -10,38 +10,78 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tproutine import __version__
-from tproutine.commands import EXIT_INTERRUPTED, EXIT_OK
+from tproutine.commands import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
+
+
+def _number(text: str, accepted: str) -> float:
+    """A finite number: ``inf``, ``nan`` and ``1e999`` are words, not amounts."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (use {accepted})") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number (use {accepted})")
+    return value
+
+
+def _range(
+    low: float, high: float, accepted: str, *, above: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite number from ``low`` (or just above it) to ``high``."""
+
+    def check(text: str) -> float:
+        value = _number(text, accepted)
+        if value > high or value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range (use {accepted})")
+        return value
+
+    return check
 
 
 def _percent(text: str) -> float:
+    accepted = "a percent from 0 to 100, like 60"
     try:
-        value = float(text.strip().removesuffix("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a percent (use 0-100)") from None
+        value = _number(text.strip().removesuffix("%"), accepted)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percent (use {accepted})") from None
     if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{text!r} is outside 0-100")
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 0-100 (use {accepted})")
     return value
 
 
-def _positive(text: str) -> float:
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a TCP port (use 0-65535; 0 picks a free one)"
+        )
+    return int(text)
+
+
+def _adapter(text: str) -> str:
+    # Imported only when --adapter is given: it is the devices' module (without bleak).
+    from tproutine.devices.adapters import AdapterError, parse_adapter
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
-    return value
+        parse_adapter(text)
+    except AdapterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
-def _scale(text: str) -> float:
-    value = _positive(text)
-    if value > 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: the scale goes from above 0 up to 2")
-    return value
+# The limits of what a person may type: wide enough for any real use, and every
+# number is finite (`--speed inf` once turned every time into NaN).
+_speed = _range(0.01, 1000, "0.01 to 1000; 1 is real time, 10 runs ten times faster")
+_scale = _range(0, 2, "above 0 up to 2; 1 is the routine as written", above=True)
+_scan_seconds = _range(0, 600, "above 0 up to 600 seconds", above=True)
+_live_seconds = _range(0, 3600, "above 0 up to 3600 seconds", above=True)
+_drop_every = _range(0, 86_400, "above 0 up to 86400 seconds", above=True)
+_auto_off = _range(0, 86_400, "0 (never) up to 86400 seconds")
 
 
 def _add_session_options(p: argparse.ArgumentParser, *, plain: bool) -> None:
@@ -54,9 +94,10 @@ def _add_session_options(p: argparse.ArgumentParser, *, plain: bool) -> None:
     p.add_argument(
         "--events", metavar="PATH", help="also write every event as JSON lines ('-' = stdout)"
     )
-    p.add_argument("--speed", type=_positive, default=1.0, help="run the clock N times faster")
+    p.add_argument("--speed", type=_speed, default=1.0, help="run the clock N times faster")
     p.add_argument(
         "--adapter",
+        type=_adapter,
         default=None,
         help="system (default), sim (in-process virtual massager), tcp:HOST:PORT, or none",
     )
@@ -74,20 +115,56 @@ def _add_session_options(p: argparse.ArgumentParser, *, plain: bool) -> None:
     p.add_argument("--yes", action="store_true", help="acknowledge warnings and the avoid-if list")
 
 
+_ADAPTER_HELP = "system (default: your Bluetooth), sim (the virtual massager), tcp:HOST:PORT"
+_ROUTINE_HELP = (
+    "a routine file, or a routine in your library by file name or name "
+    "(e.g. low-back or 'Low back release')"
+)
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    details: str = "",
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` says what it does, and whose usage errors show its own
+    usage (``_usage``: the innermost parser that matched, see :func:`main`)."""
+    description = summary[0].upper() + summary[1:] + "."
+    p = sub.add_parser(name, help=summary, description=f"{description} {details}".strip())
+    p.set_defaults(_usage=p)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tproutine",
-        description="Guided trigger-point and stretching routines, with BLE massage devices.",
+        description="Guided trigger-point and stretching routines, with BLE massage devices. "
+        "With no command, the app opens on your library of routines.",
+        epilog="`tproutine COMMAND --help` explains a command. "
+        "Documentation: https://github.com/tproutine/tproutine/blob/main/docs/cli.md",
     )
     parser.add_argument("--version", action="version", version=f"tproutine {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="open the app with the virtual massager connected")
+    p = _command(
+        sub,
+        "demo",
+        "open the app with the virtual massager connected",
+        "The whole product with no hardware: the bundled routines and a simulated "
+        "massage device on a real Bluetooth stack.",
+    )
     _add_session_options(p, plain=False)
     p.add_argument("files", nargs="*", metavar="FILE", help="extra routine files for the library")
 
-    p = sub.add_parser("run", help="run one routine (in the app, or --plain as text)")
-    p.add_argument("file", metavar="FILE")
+    p = _command(
+        sub,
+        "run",
+        "run one routine (in the app, or --plain as text)",
+        "On a terminal with --plain: space pauses, n next, p back, +/- intensity, "
+        "s motor off/on, q ends.",
+    )
+    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP)
     _add_session_options(p, plain=True)
     p.add_argument("--adjust", metavar="ADJ", help="apply this adjustment file")
     p.add_argument(
@@ -96,59 +173,130 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the routine as written, without the adjustment in your library",
     )
 
-    p = sub.add_parser("validate", help="check routine and adjustment files")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p = _command(
+        sub,
+        "validate",
+        "check routine and adjustment files",
+        "Prints `FILE: ok`, or every mistake as `FILE:LINE:COL: where: what is wrong`; "
+        "exits 1 if any file is invalid.",
+    )
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="routine or adjustment files to check; - reads a routine on standard input",
+    )
 
-    p = sub.add_parser("show", help="the expanded timeline and the total time")
-    p.add_argument("file", metavar="FILE")
+    p = _command(sub, "show", "print the expanded timeline and the total time")
+    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--adjust", metavar="ADJ", help="show it with this adjustment file applied")
 
-    sub.add_parser("schema", help="print the JSON Schema of routine files")
+    _command(
+        sub,
+        "schema",
+        "print the JSON Schema of routine files",
+        "Draft 2020-12, for editors that complete and check YAML.",
+    )
 
-    p = sub.add_parser("export", help="a handout of a routine for a client")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--format", choices=["md", "html"], required=True)
+    p = _command(sub, "export", "write a handout of a routine for a client")
+    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
+    p.add_argument(
+        "--format",
+        choices=["md", "html"],
+        required=True,
+        help="md (Markdown) or html (a printable page)",
+    )
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
 
-    p = sub.add_parser("add", help="validate routine files and copy them into your library")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p = _command(sub, "add", "validate routine files and copy them into your library")
+    p.add_argument("files", nargs="+", metavar="FILE", help="routine files to add")
     p.add_argument("--force", action="store_true", help="replace a routine of the same name")
 
-    p = sub.add_parser("new", help="write a commented starter routine")
-    p.add_argument("name", metavar="NAME")
+    p = _command(
+        sub,
+        "new",
+        "write a commented starter routine",
+        "It uses every feature of the format, with comments that explain each.",
+    )
+    p.add_argument("name", metavar="NAME", help='the routine\'s name, e.g. "Desk neck reset"')
     p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: from the name)")
+    p.add_argument(
+        "--steps", metavar="ID,ID,...", help="build it from catalogue steps (see tproutine steps)"
+    )
 
-    p = sub.add_parser("devices", help="find devices, list profiles, read a device")
+    p = _command(
+        sub,
+        "steps",
+        "list the catalogue steps a routine can use (- use: ID)",
+        "The bundled catalogues and your own (in your config folder's steps/).",
+    )
+    p.add_argument("ids", nargs="*", metavar="ID", help="show these steps in full")
+    p.add_argument("--area", metavar="A", help="only steps for this body area, e.g. neck")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = _command(sub, "devices", "find devices, list profiles, read a device")
     dsub = p.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
-    d = dsub.add_parser("scan", help="find nearby devices")
-    d.add_argument("--adapter", default=None, help="system (default), sim, tcp:HOST:PORT")
-    d.add_argument("--timeout", type=_positive, default=5.0, help="seconds to scan")
-    dsub.add_parser("profiles", help="list the known device profiles")
-    d = dsub.add_parser("info", help="battery, firmware and live state of one device")
-    d.add_argument("--adapter", default=None, help="system (default), sim, tcp:HOST:PORT")
+    d = _command(dsub, "scan", "find nearby devices")
+    d.add_argument("--adapter", type=_adapter, default=None, help=_ADAPTER_HELP)
+    d.add_argument("--timeout", type=_scan_seconds, default=5.0, help="seconds to scan (default 5)")
+    _command(dsub, "profiles", "list the known device profiles and how sure we are of each")
+    d = _command(dsub, "info", "show battery, firmware and live state of one device")
+    d.add_argument("--adapter", type=_adapter, default=None, help=_ADAPTER_HELP)
     d.add_argument("--device", default=None, help="auto (default), a name or an address")
-    d.add_argument("--seconds", type=_positive, default=5.0, help="how long to show live state")
+    d.add_argument(
+        "--seconds", type=_live_seconds, default=5.0, help="how long to show live state (default 5)"
+    )
 
-    p = sub.add_parser("sim", help="run the virtual massager as its own process")
-    p.add_argument("--port", type=int, default=9100, help="listen on 127.0.0.1:PORT")
+    p = _command(
+        sub,
+        "sim",
+        "run the virtual massager as its own process",
+        "For a second terminal or for tests: connect with --adapter tcp:127.0.0.1:PORT.",
+    )
+    p.add_argument(
+        "--port", type=_port, default=9100, help="listen on 127.0.0.1:PORT (default 9100)"
+    )
     p.add_argument("--profile", default="tproutine-virtual", help="device profile to emulate")
     p.add_argument("--log", metavar="PATH", help="JSON lines for every write received")
     p.add_argument(
-        "--drop-every", type=_positive, metavar="SECONDS", help="drop the link this often"
+        "--drop-every", type=_drop_every, metavar="SECONDS", help="drop the link this often"
     )
     p.add_argument(
         "--garbage", action="store_true", help="send malformed notifications now and then"
     )
     p.add_argument(
+        "--name",
+        default=None,
+        help="the name to advertise (default: one the profile recognises); any text, "
+        "even a hostile one, to test how the app shows names from the air",
+    )
+    p.add_argument("--firmware", default="1.0.0-sim", help="the firmware string the device reports")
+    p.add_argument(
         "--auto-off",
-        type=float,
+        type=_auto_off,
         default=600.0,
         metavar="SECONDS",
         help="stop the motor after this long without a command (0 = never)",
     )
+    p.add_argument(
+        "--layout",
+        type=int,
+        default=1,
+        metavar="N",
+        help="present the profile's Nth GATT layout (default 1; models of one family differ)",
+    )
+    p.add_argument(
+        "--char",
+        action="append",
+        default=[],
+        metavar="UUID=PROPS",
+        help="give a characteristic the properties the real device has: f000b000=read, "
+        "fff1=indicate (PROPS: read, write, write-without-response, notify, indicate, "
+        "joined by +; 8 hex digits take the rest of the service's UUID)",
+    )
 
-    p = sub.add_parser("due", help="what the plans in your library ask for this week")
+    p = _command(sub, "due", "show what the plans in your library ask for this week")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
         "--include-previews",
@@ -156,18 +304,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="count preview runs (--speed other than 1) as sessions done",
     )
 
-    p = sub.add_parser("calendar", help="reminders for planned routines, for your calendar (.ics)")
+    p = _command(sub, "calendar", "write reminders for planned routines, for your calendar (.ics)")
     p.add_argument(
         "routines", nargs="*", metavar="FILE|NAME", help="routine files or names (default: all)"
     )
     p.add_argument("-o", "--output", metavar="OUT.ics", help="write here instead of stdout")
     p.add_argument("--start", metavar="DATE", help="first day of the plan (default: today)")
 
-    p = sub.add_parser("history", help="past sessions")
+    p = _command(sub, "history", "list past sessions, newest first")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION")
-    h = hsub.add_parser("export", help="a report of past sessions")
-    h.add_argument("--format", choices=["csv", "json", "md", "html"], required=True)
+    h = _command(hsub, "export", "write a report of past sessions for your practitioner")
+    h.add_argument(
+        "--format",
+        choices=["csv", "json", "md", "html"],
+        required=True,
+        help="csv, json, md (Markdown) or html (with charts)",
+    )
     h.add_argument("--routine", metavar="NAME", help="only this routine")
     h.add_argument("--since", metavar="DATE", help="only sessions on or after DATE (YYYY-MM-DD)")
     h.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
@@ -176,6 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also report preview runs (run with --speed other than 1)",
     )
+
+    p = _command(
+        sub,
+        "completion",
+        "print a shell completion script (bash, zsh or fish)",
+        'bash: eval "$(tproutine completion bash)" in ~/.bashrc; '
+        'zsh: eval "$(tproutine completion zsh)" in ~/.zshrc after compinit; '
+        "fish: tproutine completion fish > ~/.config/fish/completions/tproutine.fish",
+    )
+    p.add_argument("shell", nargs="?", choices=["bash", "zsh", "fish"], help="bash, zsh or fish")
+    # What a script asks when Tab is pressed after run/show/export: the library's routines.
+    p.add_argument("--routines", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -190,17 +355,25 @@ _COMMANDS = {
     "export": "share",
     "add": "share",
     "new": "share",
+    "steps": "steps",
     "devices": "devices",
     "sim": "sim",
     "history": "history",
     "due": "due",
     "calendar": "calendar",
+    "completion": "completion",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Said by the command's own parser, so the usage shown is that command's.
+        usage: argparse.ArgumentParser = getattr(args, "_usage", parser)
+        usage.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "completion" and args.shell is None and not args.routines:
+        args._usage.error("name a shell: bash, zsh or fish")
     module = importlib.import_module(f"tproutine.commands.{_COMMANDS[args.command]}")
     try:
         code: int = module.main(args)
@@ -210,4 +383,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `tproutine show x | head`: the reader left; that is not an error.
         sys.stderr.close()
         return EXIT_OK
+    except Exception as exc:
+        # A bug of ours: one line and a failure status, never a traceback and never 0.
+        # TPROUTINE_DEBUG=1 shows the traceback for a bug report.
+        if os.environ.get("TPROUTINE_DEBUG"):
+            raise
+        from tproutine.safetext import one_line
+
+        print(
+            one_line(
+                f"tproutine: internal error: {type(exc).__name__}: {exc} (this is a bug; "
+                "run again with TPROUTINE_DEBUG=1 for the details to report)"
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
     return code

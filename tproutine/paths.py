@@ -1,9 +1,10 @@
 """Where tproutine finds and keeps things.
 
-Bundled routines and device profiles ship inside the wheel (``_bundled/``); in a
-source checkout they are the top-level ``routines/`` and ``devices/`` folders.
-The person's data and settings live in the platform's user folders; on Linux
-``XDG_DATA_HOME`` and ``XDG_CONFIG_HOME`` are honoured (tests rely on that).
+Bundled routines, step catalogues and device profiles ship inside the wheel
+(``_bundled/``); in a source checkout they are the top-level ``routines/``,
+``steps/`` and ``devices/`` folders. The person's data and settings live in the
+platform's user folders; on Linux ``XDG_DATA_HOME`` and ``XDG_CONFIG_HOME`` are
+honoured (tests rely on that).
 Nothing is written anywhere else.
 """
 
@@ -30,6 +31,11 @@ def bundled_devices_dir() -> Path:
     return _bundled("devices")
 
 
+def bundled_steps_dir() -> Path:
+    """The bundled step catalogues (one file per body region)."""
+    return _bundled("steps")
+
+
 def data_dir() -> Path:
     return platformdirs.user_data_path(APP)
 
@@ -49,6 +55,11 @@ def user_adjustments_dir() -> Path:
 
 def user_devices_dir() -> Path:
     return config_dir() / "devices"
+
+
+def user_steps_dir() -> Path:
+    """The person's own step catalogues: they add ids, never replace bundled ones."""
+    return config_dir() / "steps"
 
 
 def history_path() -> Path:

@@ -183,10 +183,12 @@ class Runtime:
     def close(self) -> None:
         """Close the history store (after the pain rating) if this runtime opened it."""
         if self.store is not None:
-            self._history_problems()
             if self._owns_store:
+                # Closing writes what waited for a busy database (or keeps it in a
+                # journal); what it says then is said here too.
                 with contextlib.suppress(Exception):
                     self.store.close()
+            self._history_problems()
             self.store = None
 
 

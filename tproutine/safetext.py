@@ -23,7 +23,7 @@ import unicodedata
 # What a text value in a file may not hold: C0 controls other than tab and newline,
 # DEL, C1 controls, and the bidi embeddings, overrides and isolates.
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-ACCEPTED = "printable text, tabs and newlines (no control or bidi-override characters)"
+ACCEPTED = "write printable text, tabs and line breaks only"
 
 # What no output may carry raw: the above, plus carriage return and the other
 # invisible direction marks (they cannot rewrite the screen, but they can make a
@@ -66,6 +66,25 @@ def describe_char(ch: str) -> str:
     return f"U+{code:04X} ({name})"
 
 
+def refusal(text: str, what: str = "text") -> str | None:
+    """Why ``text`` cannot be accepted from a file, or None when it can.
+
+    ``the text holds U+001B (escape) at character 5: a control character could
+    rewrite the terminal (write printable text, tabs and line breaks only)``:
+    the loaders put it after ``file:line:col: path:``.
+    """
+    found = first_forbidden(text)
+    if found is None:
+        return None
+    offset, ch = found
+    at = f" at character {offset + 1}" if len(text) > 1 else ""
+    if 0x202A <= ord(ch) <= 0x2069:
+        why = "a direction override could make the text read as something it is not"
+    else:
+        why = "a control character could rewrite the terminal"
+    return f"the {what} holds {describe_char(ch)}{at}: {why} ({ACCEPTED})"
+
+
 def _token(ch: str) -> str:
     code = ord(ch)
     if code < 0x20:
@@ -93,6 +112,41 @@ def one_line(text: str) -> str:
     return _UNSAFE_ONE_LINE.sub(
         lambda m: " " if m.group() in "\t\n\u2028\u2029" else _token(m.group()), text
     )
+
+
+def file_name(name: str) -> str:
+    """A file name of our own from a name someone else chose (an attachment's).
+
+    Every character that is not printable (controls, direction marks, line and
+    paragraph separators, invisible spaces) becomes ``_``, and a leading dot too,
+    so that the file is neither hidden nor able to rewrite a terminal that lists it.
+    """
+    out = "".join(ch if ch.isprintable() else "_" for ch in name)
+    return "_" + out[1:] if out.startswith(".") else out
+
+
+# What JSON with ``ensure_ascii=False`` leaves raw but a terminal would act on (JSON
+# escapes C0 itself): DEL, C1, the direction marks, and the line separators that some
+# JavaScript readers take for line ends.
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(encoded: str) -> str:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with every
+    character a terminal would act on written as a ``\\uXXXX`` escape.
+
+    The data is unchanged: a JSON reader gets back exactly the same strings. Only
+    strings can hold such characters, so escaping them anywhere is valid JSON.
+    """
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+
+
+def dumps(value: object, *, indent: int | None = None) -> str:
+    """``json.dumps`` for output people and programs read: UTF-8 text kept readable,
+    control and direction characters escaped (see :func:`json_text`)."""
+    import json
+
+    return json_text(json.dumps(value, indent=indent, ensure_ascii=False))
 
 
 def is_clean(text: str) -> bool:

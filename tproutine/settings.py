@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tproutine import paths
+from tproutine.safetext import one_line, refusal
 from tproutine.suggest import suggest
 
 if sys.version_info >= (3, 11):
@@ -84,7 +85,9 @@ class SettingsError(Exception):
     """
 
     def __init__(self, problems: Sequence[str], settings: Settings | None = None) -> None:
-        self.problems = list(problems)
+        # A key or a value echoed in a message may hold anything: one line, no control
+        # character reaches the terminal (or the app's markup).
+        self.problems = [one_line(p) for p in problems]
         self.settings = settings or Settings(max_intensity=SAFE_FALLBACK_MAX_INTENSITY)
         super().__init__("\n".join(self.problems))
 
@@ -250,6 +253,20 @@ def _parse_text(raw: bytes, label: str) -> tuple[str, dict[str, Any]]:
         ) from None
 
 
+def _refusal(key: str, value: Any) -> str | None:
+    """Why a key or any text in its value (TOML escapes already undone) is refused."""
+    why = refusal(key, "key")
+    if why is not None:
+        return why
+    if isinstance(value, str):
+        return refusal(value)
+    if isinstance(value, list):
+        return next((w for v in value if (w := _refusal("", v)) is not None), None)
+    if isinstance(value, dict):
+        return next((w for k, v in value.items() if (w := _refusal(k, v)) is not None), None)
+    return None
+
+
 def parse_settings(raw: bytes | str, label: str = "config.toml") -> Settings:
     """Settings from the text of a ``config.toml``; ``label`` names it in messages."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
@@ -258,6 +275,11 @@ def parse_settings(raw: bytes | str, label: str = "config.toml") -> Settings:
     problems: list[str] = []
     for key, value in table.items():
         where = _where(label, _key_line(text, key))
+        why = _refusal(key, value)
+        if why is not None:
+            shown = key if key.isprintable() else repr(key)
+            problems.append(f"{where}: {shown}: {why}")
+            continue
         check = _CHECKS.get(key)
         if check is None:
             near = suggest(key, KEYS)
@@ -363,8 +385,12 @@ def save_setting(key: str, value: Any, path: Path | str | None = None) -> None:
             [f"{label}: {key}: unknown setting" + (f" (did you mean {near!r}?)" if near else "")]
         )
     if value is not None:
+        plain = list(value) if isinstance(value, tuple) else value
+        why = _refusal(key, plain)
+        if why is not None:
+            raise SettingsError([f"{label}: {key}: {why}"])
         try:
-            check(list(value) if isinstance(value, tuple) else value)
+            check(plain)
         except _Invalid as exc:
             raise SettingsError([f"{label}: {key}: {exc}"]) from None
     try:

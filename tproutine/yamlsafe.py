@@ -23,6 +23,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
+from tproutine.safetext import ACCEPTED, describe_char, one_line, refusal
+
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 # Values after aliases are expanded. A 1 MiB file written out by hand stays far
@@ -58,8 +60,13 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        # Line 0: a problem of the whole file (missing, unreadable), with no place in it.
+        # The file name and any value a message echoes come from other people: one
+        # line, every control character shown as a visible token.
+        file = one_line(self.file)
+        where = f"{file}:{self.line}:{self.col}" if self.line > 0 else file
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return one_line(text)
 
 
 class LoadError(Exception):
@@ -301,7 +308,7 @@ class _Converter:
             if node.tag not in _ALLOWED_SCALAR_TAGS:
                 return self._bad_tag(node, path)
             try:
-                return self.constructor.construct_object(node, deep=True)
+                value = self.constructor.construct_object(node, deep=True)
             except Exception:
                 # `!!bool maybe`, `!!int ''`, `!!timestamp x`: PyYAML's constructors fail
                 # with assorted exceptions on a tagged value; each is the file's mistake.
@@ -312,6 +319,9 @@ class _Converter:
                 )
                 self.problems.append(Problem(self.doc.file, m.line, m.col, format_path(path), msg))
                 return None
+            if isinstance(value, str):
+                self._check_text(value, node, path)
+            return value
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ_TAG:
                 return self._bad_tag(node, path)
@@ -321,6 +331,20 @@ class _Converter:
                 return self._bad_tag(node, path)
             return self._mapping(node, path)
         return None  # pragma: no cover - the composer makes no other node kinds
+
+    def _check_text(self, text: str, node: Node, path: Path, *, key: bool = False) -> bool:
+        """Refuse a control or bidi-override character in a text value or key.
+
+        Checked on the value after YAML has unescaped it: ``"\\e[2J"`` and
+        ``"\\u202e"`` are as hostile as the raw characters (which the reader
+        refuses before this).
+        """
+        why = refusal(text, "key" if key else "text")
+        if why is None:
+            return True
+        m = _mark(node.start_mark)
+        self.problems.append(Problem(self.doc.file, m.line, m.col, format_path(path), why))
+        return False
 
     def _bad_tag(self, node: Node, path: Path) -> None:
         m = _mark(node.start_mark)
@@ -379,6 +403,8 @@ class _Converter:
             return
         key = key_node.value
         if self.strip and key.startswith("x-"):
+            return
+        if not self._check_text(key, key_node, (*path, key), key=True):
             return
         if key in out:
             if explicit:
@@ -464,7 +490,6 @@ def load_yaml(
         before = text[: bad.start()]
         line = before.count("\n") + 1
         col = bad.start() - (before.rfind("\n") + 1) + 1
-        char = ord(bad.group()[0])
         raise LoadError(
             [
                 Problem(
@@ -472,8 +497,8 @@ def load_yaml(
                     line,
                     col,
                     "",
-                    f"the control character U+{char:04X} is not allowed in a YAML file "
-                    "(remove it: a routine file holds printable text only)",
+                    f"the control character {describe_char(bad.group()[0])} is not allowed "
+                    f"in a YAML file (remove it; {ACCEPTED})",
                 )
             ]
         )
@@ -516,6 +541,7 @@ def load_yaml(
         )
     data = conv.convert(root, ())
     if conv.problems:
-        raise LoadError(conv.problems)
+        # In the order of the file (a merged mapping's keys are visited after the own ones).
+        raise LoadError(sorted(conv.problems, key=lambda p: (p.line, p.col)))
     doc.data = data
     return doc

@@ -10,13 +10,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from tproutine.devices.profile import load_profiles
 
-TIMEOUT = 30.0
+TIMEOUT = 60.0  # generous: the machine may be busy
 
 ROUTINE = """\
 format: tproutine/1
@@ -64,6 +66,25 @@ def test_profiles_lists_every_profile(env: dict[str, str]) -> None:
     assert "community" in lovense and "Buttplug device configuration lovense.yml" in lovense
 
 
+def test_a_profile_of_ones_own_is_shown_as_yours_never_verified(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from tproutine import paths
+
+    folder = tmp_path / "config" / "tproutine" / "devices"
+    folder.mkdir(parents=True)
+    own = (paths.bundled_devices_dir() / "wevibe.yaml").read_text(encoding="utf-8")
+    own = own.replace("status: community", "status: verified\nreplaces: wevibe")
+    (folder / "my-wevibe.yaml").write_text(own, encoding="utf-8")
+    done = tproutine("devices", "profiles", env=env)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("wevibe "))
+    assert row.split()[3] == "yours" and "verified" not in done.stdout
+    assert done.stdout.splitlines()[-1] == (
+        "yours: a profile of your own, not checked by tproutine (replacing the bundled wevibe)"
+    )
+
+
 def test_a_broken_profile_of_ones_own_is_shown_not_hidden(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -82,15 +103,20 @@ def test_scan_without_bluetooth_says_so_in_one_line(env: dict[str, str]) -> None
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert "Bluetooth" in done.stderr
+    # And what to do about it: the virtual massager needs no Bluetooth.
+    assert done.stderr.rstrip().endswith(
+        "; to try tproutine without Bluetooth, add --adapter sim (the virtual massager)"
+    )
 
 
 def test_scan_and_info_on_the_in_process_simulator(env: dict[str, str]) -> None:
-    done = tproutine("devices", "scan", "--adapter", "sim", "--timeout", "0.3", env=env)
+    done = tproutine("devices", "scan", "--adapter", "sim", "--timeout", "2", env=env)
     assert done.returncode == 0, done.stderr
     header, row = done.stdout.splitlines()
-    assert header.split() == ["name", "address", "profile", "signal"]
+    assert header.split() == ["name", "address", "profile", "signal", "why"]
     assert row.split()[0] == "tproutine-massager" and row.split()[2] == "tproutine-virtual"
-    assert row.endswith("dBm")
+    # Its 128-bit service does not fit a legacy advert beside its name.
+    assert row.endswith("dBm  name tproutine* (service not advertised; checked on connecting)")
 
     done = tproutine("devices", "info", "--adapter", "sim", "--seconds", "0.3", env=env)
     assert done.returncode == 0, done.stderr
@@ -105,7 +131,7 @@ def test_nothing_to_connect_to_is_one_line(env: dict[str, str]) -> None:
     assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
     assert "no virtual massager at 127.0.0.1:1" in done.stderr
     done = tproutine("devices", "info", "--adapter", "bogus", env=env)
-    assert done.returncode == 1 and "unknown adapter 'bogus'" in done.stderr
+    assert done.returncode == 2 and "unknown adapter 'bogus'" in done.stderr
 
 
 def test_sim_announces_itself_and_ends_cleanly(env: dict[str, str], tmp_path: Path) -> None:
@@ -121,7 +147,7 @@ def test_sim_announces_itself_and_ends_cleanly(env: dict[str, str], tmp_path: Pa
         port = int(line.rsplit(":", 1)[1])
         # It is serving: a client finds the device over TCP.
         done = tproutine(
-            "devices", "scan", "--adapter", f"tcp:127.0.0.1:{port}", "--timeout", "0.3", env=env
+            "devices", "scan", "--adapter", f"tcp:127.0.0.1:{port}", "--timeout", "2", env=env
         )
         assert "LVS-SIM" in done.stdout and "lovense" in done.stdout, done.stderr
         process.send_signal(sig)
@@ -135,7 +161,9 @@ def test_sim_refuses_bad_options_in_one_line(env: dict[str, str]) -> None:
     assert done.returncode == 1 and "unknown profile 'nope'" in done.stderr
     assert len(done.stderr.splitlines()) == 1
     done = tproutine("sim", "--auto-off", "-1", env=env)
-    assert done.returncode == 1 and "--auto-off" in done.stderr
+    # Wrong usage: exit 2, one line (the CLI contract).
+    assert done.returncode == 2 and "--auto-off" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
 
 
 def test_sim_port_in_use(env: dict[str, str]) -> None:
@@ -180,31 +208,67 @@ def test_start_up_without_a_device_imports_neither_bleak_nor_bumble(
     assert "HEAVY [] CODE 0" in done.stdout, (done.stdout, done.stderr)
 
 
+# A minute of device work at real speed: long enough for any busy machine to connect
+# while it runs. The tests stop it with Ctrl-C once they have seen what they need.
+LONG_ROUTINE = """\
+format: tproutine/1
+name: Long gun
+get_ready: 0s
+steps:
+  - massage: Calf with the gun
+    duration: 60s
+    device: {intensity: 40%}
+"""
+
+
+class Running:
+    """``tproutine run ...`` in the background, its output read as it comes."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tproutine", "run", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
+        )  # fmt: skip
+        self.out: list[str] = []
+        self.err: list[str] = []
+        for stream, into in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
+            threading.Thread(target=lambda s=stream, i=into: i.extend(s), daemon=True).start()
+
+    def wait_for(self, text: str, lines: list[str]) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while not any(text in line for line in lines):
+            assert time.monotonic() < deadline, f"never said {text!r}: {self.out} {self.err}"
+            assert self.process.poll() is None, f"ended first: {self.out} {self.err}"
+            time.sleep(0.02)
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(TIMEOUT)
+        time.sleep(0.1)  # the readers take the last lines
+        return code
+
+
 def test_run_with_the_in_process_simulator_drives_the_device(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     routine = tmp_path / "gun.yaml"
-    routine.write_text(ROUTINE)
-    done = tproutine(
-        "run", str(routine), "--plain", "--yes", "--adapter", "sim", "--speed", "5", env=env
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Device connected · tproutine-massager" in done.stdout
-    assert "40% · level 8" in done.stdout
-    assert "Device stopped" in done.stdout
+    routine.write_text(LONG_ROUTINE)
+    run = Running(env, str(routine), "--plain", "--yes", "--adapter", "sim")
+    run.wait_for("Device connected · tproutine-massager", run.out)
+    run.wait_for("40% · level 8", run.out)
+    assert run.interrupt() == 130, run.err
+    assert any("Device stopped" in line for line in run.out), run.out
 
 
 def test_run_with_an_absent_simulator_runs_as_a_timer(env: dict[str, str], tmp_path: Path) -> None:
     routine = tmp_path / "gun.yaml"
-    routine.write_text(ROUTINE)
-    done = tproutine(
-        "run", str(routine), "--plain", "--yes", "--adapter", "tcp:127.0.0.1:1", "--speed", "8",
-        env=env,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "Routine complete" in done.stdout
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1 and "running as a timer only" in lines[0], done.stderr
+    routine.write_text(LONG_ROUTINE)
+    run = Running(env, str(routine), "--plain", "--yes", "--adapter", "tcp:127.0.0.1:1")
+    run.wait_for("running as a timer only", run.err)
+    run.wait_for("Massage · Calf with the gun", run.out)  # the routine goes on
+    assert run.interrupt() == 130, run.err
+    assert len(run.err) == 1, run.err
 
 
 def test_run_without_bluetooth_on_the_machine_runs_as_a_timer(
@@ -221,3 +285,49 @@ def test_run_without_bluetooth_on_the_machine_runs_as_a_timer(
         "tproutine: device: no Bluetooth adapter found on this machine (the Bluetooth service "
         "is not running); running as a timer only"
     ]
+
+
+@pytest.mark.parametrize(
+    ("sim_args", "expected"),
+    [
+        # We-Vibe as it really is: f000b000 is a read-only information record.
+        (["--profile", "wevibe", "--char", "f000b000=read"], ["name      Cougar", "off"]),
+        # A Lovense on its fourth GATT layout (the Edge's), indicating like a Max:
+        # the battery answer arrives as an indication.
+        (
+            ["--profile", "lovense", "--layout", "4", "--char", "00000013=indicate"],
+            ["name      LVS-SIM", "battery 100%"],
+        ),
+    ],
+    ids=["wevibe-read-only-info", "lovense-fourth-layout"],
+)
+def test_sim_emulates_devices_as_they_really_are(
+    env: dict[str, str], sim_args: list[str], expected: list[str]
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tproutine", "sim", "--port", "0", *sim_args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline()
+        assert "listening on" in line, process.stderr.read() if process.stderr else line
+        port = int(line.rsplit(":", 1)[1])
+        done = tproutine(
+            "devices", "info", "--adapter", f"tcp:127.0.0.1:{port}", "--seconds", "2", env=env
+        )
+        assert done.returncode == 0, done.stderr
+        # The live state shows the battery once its answer (an indication) is in.
+        assert all(e in done.stdout for e in expected), done.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=TIMEOUT)
+
+
+def test_sim_refuses_a_layout_or_characteristic_it_cannot_present(env: dict[str, str]) -> None:
+    done = tproutine("sim", "--profile", "lovense", "--layout", "5", env=env)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1
+    assert "--layout 5: the profile lovense has 4 GATT layout(s), 1 to 4" in done.stderr
+    done = tproutine("sim", "--profile", "wevibe", "--char", "f000b000=readable", env=env)
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1
+    assert "--char 'f000b000=readable': expected UUID=PROPS" in done.stderr

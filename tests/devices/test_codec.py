@@ -46,6 +46,9 @@ def shipped(pid: str) -> DeviceProfile:
 
 def test_the_shipped_profiles_are_all_there() -> None:
     assert set(IDS) >= {
+        *("magic-motion-v2", "magic-motion-v3", "magic-motion-v4", "kiiroo-prowand"),
+        *(f"svakom-v{v}" for v in range(2, 7)),
+        *("wevibe-8bit", "wevibe-8bit-22", "wevibe-8bit-27"),
         "tproutine-virtual",
         "theragun-gen4",
         "theragun-prime",
@@ -293,7 +296,10 @@ def test_virtual_garbage_is_none(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"OK;", b";", b"85", b"s85;", b"101;", b"85;;", b"\xff\xfe;", b"9" * 5000 + b";"],
+    [
+        *(b"", b"OK;", b";", b"85", b"s;", b"ss85;", b"s101;", b"101;", b"85;;"),
+        *(b"\xff\xfe;", b"9" * 5000 + b";"),
+    ],
 )
 def test_lovense_garbage_is_none(data: bytes) -> None:
     assert decode_notification(shipped("lovense"), data) is None
@@ -644,3 +650,85 @@ def test_the_codec_layers_import_one_way() -> None:
         for name in forbidden:
             assert f"from tproutine.devices.{name} import" not in text, (module.__name__, name)
             assert f"import tproutine.devices.{name}" not in text, (module.__name__, name)
+
+
+# --------------------------------------------------------------------------
+# Golden vectors of the profiles added from Buttplug's data-only protocols
+# (shared/notes/device-protocols.md, section 3; the handlers named in each profile)
+# --------------------------------------------------------------------------
+
+
+def test_magic_motion_v2_v3_v4_golden_vectors() -> None:
+    block = (0x04, 0x08)  # a motor block: 04 08 SS 64 II
+    v2 = shipped("magic-motion-v2")
+    assert encode_set(v2, 50) == bytes(
+        [0x10, 0xFF, 0x04, 0x0A, 0x32, 0x0A, 0x00, *block, 0x32, 0x64, 0x00, *block, 0x32, 0x64,
+         0x01]
+    )  # fmt: skip
+    assert encode_stop(v2) == bytes.fromhex("10ff040a320a000408006400040800 6401".replace(" ", ""))
+    v3 = shipped("magic-motion-v3")
+    assert v3.levels == (0, 77)
+    assert encode_set(v3, 77) == bytes.fromhex("0bff040a46460004084d6400")  # 77 = 0x4D
+    assert encode_stop(v3) == bytes.fromhex("0bff040a4646000408006400")
+    v4 = shipped("magic-motion-v4")
+    assert encode_set(v4, 100) == bytes(
+        [0x10, 0xFF, 0x04, 0x0A, 0x32, 0x32, 0x00, *block, 0x64, 0x64, 0x00, *block, 0x64, 0x64,
+         0x01]
+    )  # fmt: skip
+    # v1 and v3 are written without response, v4 with.
+    assert [shipped(p).gatt[0].write_response for p in ("magic-motion-v2", "magic-motion-v4")] == [
+        False,
+        True,
+    ]
+    for mm in (v2, v3, v4):
+        assert mm.reads.battery == "standard"
+        assert mm.gatt[0].service == "78667579-7b48-43db-b8c5-7928a6b0a335"
+
+
+@pytest.mark.parametrize(
+    ("pid", "level5", "stop", "response"),
+    [
+        ("svakom-v2", "55 03 03 00 01 05", "55 03 03 00 00 00", True),
+        ("svakom-v3", "55 03 03 00 01 05", "55 03 03 00 00 00", False),
+        ("svakom-v4", "55 03 00 00 01 05 00", "55 03 00 00 00 00 00", False),
+        ("svakom-v5", "55 03 00 00 01 05", "55 03 00 00 00 00", False),
+        ("svakom-v6", "55 03 00 00 01 05 00", "55 03 00 00 00 00 00", False),
+    ],
+)
+def test_svakom_v2_to_v6_golden_vectors(pid: str, level5: str, stop: str, response: bool) -> None:
+    sv = shipped(pid)
+    assert sv.levels == (0, 10)
+    assert encode_set(sv, 5) == bytes.fromhex(level5)  # on flag 01, level 5
+    assert encode_set(sv, 10) == bytes.fromhex(level5.replace("01 05", "01 0a"))
+    assert encode_stop(sv) == bytes.fromhex(stop)
+    assert sv.gatt[0].write_response is response
+
+
+@pytest.mark.parametrize(
+    ("pid", "top", "models"),
+    [
+        ("wevibe-8bit", 12, ["Moxie", "Vector", "Jive 2"]),
+        ("wevibe-8bit-22", 22, ["Melt", "Melt 2", "Wand", "Wand 2"]),
+        ("wevibe-8bit-27", 27, ["Bond", "Nelson", "Nova2", "Nova_2", "Nova 2"]),
+    ],
+)
+def test_wevibe_8bit_golden_vectors(pid: str, top: int, models: list[str]) -> None:
+    wv = shipped(pid)
+    assert wv.levels == (0, top) and list(wv.match.names) == models
+    # 0F 03 00 (L+3) (L+3) 03 00 00: both motors at L, "03" both on.
+    assert encode_set(wv, 7) == bytes([0x0F, 0x03, 0x00, 0x0A, 0x0A, 0x03, 0x00, 0x00])
+    assert encode_set(wv, 1) == bytes([0x0F, 0x03, 0x00, 0x04, 0x04, 0x03, 0x00, 0x00])
+    assert encode_set(wv, top) == bytes([0x0F, 0x03, 0x00, top + 3, top + 3, 0x03, 0x00, 0x00])
+    assert encode_stop(wv) == bytes([0x0F, 0, 0, 0, 0, 0, 0, 0])
+    assert wv.gatt[0].write_response is True
+
+
+def test_kiiroo_prowand_golden_vectors() -> None:
+    wand = shipped("kiiroo-prowand")
+    assert wand.levels == (0, 255)
+    assert encode_set(wand, 128) == bytes([0x00, 0x00, 0x64, 0xFF, 0x80, 0x80])  # on, 128 twice
+    assert encode_set(wand, 255) == bytes([0x00, 0x00, 0x64, 0xFF, 0xFF, 0xFF])
+    assert encode_stop(wand) == bytes([0x00, 0x00, 0x64, 0x00, 0x00, 0x00])
+    assert wand.gatt[0].service == "00001400-0000-1000-8000-00805f9b34fb"
+    assert wand.gatt[0].write == "00001401-0000-1000-8000-00805f9b34fb"
+    assert wand.gatt[0].write_response is False and wand.reads.battery == "standard"

@@ -212,7 +212,9 @@ async def test_max_on_stops_the_motor_and_says_so() -> None:
         started = rig.massager.writes[-1].mono
         await rig.motor(False, what="the max_on stop")
         stopped = rig.massager.writes[-1].mono
-        assert 0.35 <= stopped - started < 1.0
+        # Not before max_on (less the write's own latency); the upper bound is slack for
+        # a busy machine, far below the minute the step would otherwise run.
+        assert 0.35 <= stopped - started < 10.0
         reason = rig.device_events("stop")[-1]["reason"]
         assert "0.4 s without a break" in reason
         assert any("0.4 s without a break" in r for r in rig.reports)

@@ -86,7 +86,7 @@ async def test_every_bundled_profile_can_be_emulated(profile_id: str) -> None:
     config = peripheral_config(p)
     assert config.name == default_name(p)
     # The profile recognises the advert of its own emulation.
-    from tproutine.devices.profile import match_advertisement
+    from tproutine.devices.matching import match_advertisement
 
     advertised = [config.service_uuid] if config.advertise_service_uuid else []
     assert match_advertisement([p], config.name, advertised, []) is p

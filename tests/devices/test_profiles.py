@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tproutine import paths
+from tproutine.devices.matching import match_advertisement
 from tproutine.devices.profile import (
     BATTERY_SERVICE,
     DeviceProfile,
@@ -19,7 +20,6 @@ from tproutine.devices.profile import (
     load_profile,
     load_profile_set,
     load_profiles,
-    match_advertisement,
     normalize_uuid,
     parse_profile,
     uuid_matches,
@@ -138,10 +138,11 @@ def test_virtual_massager_profile() -> None:
             False,
         ),
         (
+            # f000b000 is a read-only information record: nothing to listen to.
             "wevibe",
             "f000bb03-0451-4000-b000-000000000000",
             "f000c000-0451-4000-b000-000000000000",
-            "f000b000-0451-4000-b000-000000000000",
+            None,
             True,
         ),
         ("svakom-v1", _u("FFE0"), _u("FFE1"), None, False),
@@ -156,13 +157,21 @@ def test_shipped_gatt_facts(
     assert profile.gatt == (Gatt(service, write, notify, response),)
 
 
-def test_lovense_has_three_gatt_layouts() -> None:
+def test_lovense_has_four_gatt_layouts() -> None:
     lovense = load_profile(BUNDLED / "lovense.yaml")
     assert [g.service for g in lovense.gatt] == [
         _u("FFF0"),
         "6e400001-b5a3-f393-e0a9-e50e24dcca9e",
         "????0001-002?-4bd4-bbd5-a6920e4c5653",
+        "????0011-002?-4bd4-bbd5-a6920e4c5653",
     ]
+    # The fourth: the Edge's service, 50300011-0023-... ("P0" in ASCII).
+    assert lovense.gatt_for(["50300011-0023-4bd4-bbd5-a6920e4c5653"]) == Gatt(
+        "50300011-0023-4bd4-bbd5-a6920e4c5653",
+        "50300012-0023-4bd4-bbd5-a6920e4c5653",
+        "50300013-0023-4bd4-bbd5-a6920e4c5653",
+        False,
+    )
     assert lovense.gatt[0].write == _u("FFF2") and lovense.gatt[0].notify == _u("FFF1")
     assert lovense.gatt[1].write == "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
     assert lovense.gatt[1].notify == "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
@@ -204,11 +213,21 @@ def shipped() -> dict[str, DeviceProfile]:
         ("UFO mini 2", [], [], "foreo-ufo"),
         ("LUNA play smart 2", [], [], "foreo-play-smart-2"),
         ("tproutine-virtual", [], [], "tproutine-virtual"),
-        # The virtual massager is known by its service alone, in any spelling.
-        (None, ["7470726F-7574-696E-6500-000000000001"], [], "tproutine-virtual"),
-        ("Massager", ["7470726f74756e696500000000000001"], [], None),  # not that service
+        # Its service in any spelling; the name is required as well.
+        ("tproutine-1", ["7470726F-7574-696E-6500-000000000001"], [], "tproutine-virtual"),
+        (None, ["7470726F-7574-696E-6500-000000000001"], [], None),
+        ("Massager", ["7470726f74756e696500000000000001"], [], None),
         # FFE0 is on countless gadgets: no profile matches on it alone.
         ("HMSoft", [_u("FFE0")], [], None),
+        # A "Pro" that advertises another vendor's service is somebody else's.
+        ("Pro", [_u("FEAA")], [], None),
+        ("Pro", ["6e400001-b5a3-f393-e0a9-e50e24dcca9e"], [], None),
+        # Standard services say nothing about the maker.
+        ("Pro", [_u("180F"), _u("180A")], [], "theragun-gen4"),
+        # Lovense's machines and strokers are known, and are no massagers.
+        ("LVS-F012", [], [], None),
+        ("LVS-Z001", ["5a300001-0024-4bd4-bbd5-a6920e4c5653"], [], "lovense"),
+        ("LVS-Edge", ["50300011-0023-4bd4-bbd5-a6920e4c5653"], [], "lovense"),
         ("pro", [], [], None),  # names match case-sensitively
         (None, [], [], None),
         ("LVS-x", ["garbage", ""], [0xFFFF], "lovense"),  # unreadable UUIDs are ignored
@@ -294,7 +313,8 @@ def test_unknown_key_with_suggestion(tmp_path: Path) -> None:
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     assert _errors(tmp_path, BASE + "saftey: {max_on: 5}\nx-notes: ignored\n") == [
         "22:1: saftey: unknown key 'saftey' (did you mean 'safety'? known keys: format, id, "
-        "name, kind, status, source, match, gatt, levels, commands, reads, safety, models; "
+        "name, kind, status, source, match, gatt, levels, commands, reads, safety, models, "
+        "replaces; "
         "x- keys are ignored)"
     ]
 
@@ -446,6 +466,64 @@ def test_one_line_errors(tmp_path: Path, line: int, text: str, expected: str) ->
     assert _errors(tmp_path, _line(line, text)) == [expected]
 
 
+def test_a_reply_while_running(tmp_path: Path) -> None:
+    both = '  battery: {query: "B;", reply: "{battery};", reply_while_running: "s{battery};"}'
+    text = _line(18, both)
+    read = parse_profile(text, "p.yaml").reads.battery
+    assert not isinstance(read, str) and read is not None
+    assert [r.source for r in read.replies] == ["'{battery};'", "'s{battery};'"]
+    wrong = _line(18, '  battery: {query: "B;", reply: "{battery};", reply_while_running: "s;"}')
+    assert _errors(tmp_path, wrong) == [
+        "18:68: reads.battery.reply_while_running: the reply must carry {battery}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # The set command at the top level, given as the stop.
+        (
+            {16: '  stop: ["A0 14"]'},
+            "16:9: commands.stop: these bytes read as the set command at level 20: a stop must "
+            "turn the motor off (use the device's own off command, or the set command at level 0)",
+        ),
+        # An on/off device whose "stop" switches it on.
+        (
+            {13: "levels: [0, 1]", 15: '  set: ["A0", "{on}"]', 16: '  stop: ["A0 01"]'},
+            "16:9: commands.stop: these bytes read as the set command at running: a stop must "
+            "turn the motor off (use the device's own off command, or the set command at level 0)",
+        ),
+        # Bytes that look like the device's own "running at level 5" state.
+        (
+            {16: '  stop: ["B0 01 05 B6"]'},
+            "16:9: commands.stop: these bytes read as a state notification at level 5: a stop "
+            "must turn the motor off (use the device's own off command, or the set command at "
+            "level 0)",
+        ),
+        (
+            {21: "  max_on: 1801"},
+            "21:11: safety.max_on: 1801 seconds is above the ceiling of 1800 (30 minutes): the "
+            "app stops a motor that has run this long without a break",
+        ),
+        (
+            {21: "  max_on: 86400"},
+            "21:11: safety.max_on: 86400 seconds is above the ceiling of 1800 (30 minutes): the "
+            "app stops a motor that has run this long without a break",
+        ),
+    ],
+)
+def test_a_profile_cannot_lie(tmp_path: Path, changes: dict[int, str], expected: str) -> None:
+    text = BASE
+    for line, new in changes.items():
+        text = _line(line, new, text)
+    assert _errors(tmp_path, text) == [expected]
+
+
+def test_a_stop_that_is_the_set_command_at_level_0_is_fine() -> None:
+    assert parse_profile(_line(16, '  stop: ["A0 00"]'), "p.yaml").commands.stop is not None
+    assert parse_profile(_line(21, "  max_on: 1800"), "p.yaml").safety.max_on == 1800
+
+
 def test_replies_need_a_notify_characteristic(tmp_path: Path) -> None:
     assert _errors(tmp_path, _line(12, "")) == [
         "10:3: gatt: reads.state arrives as notifications, so the gatt block needs 'notify' "
@@ -566,15 +644,56 @@ def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_user_profile_replaces_the_bundled_one(user_dir: Path) -> None:
+def test_user_profile_replaces_the_bundled_one_when_it_says_so(user_dir: Path) -> None:
     own = (BUNDLED / "lovense.yaml").read_text(encoding="utf-8")
     own = own.replace("levels: [0, 20]", "levels: [0, 10]").replace("name: Lovense", "name: Mine")
+    own = own.replace("status: community", "status: verified\nreplaces: lovense")
     (user_dir / "my-lovense.yaml").write_text(own, encoding="utf-8")
     profiles = load_profiles()
     assert profiles["lovense"].name == "Mine"
     assert profiles["lovense"].levels == (0, 10)
     assert profiles["lovense"].file == str(user_dir / "my-lovense.yaml")
+    # It claims "verified"; it is shown as the person's own, and never ranks above others.
+    assert profiles["lovense"].own and profiles["lovense"].shown_status == "yours"
+    assert not profiles["wevibe"].own and profiles["wevibe"].shown_status == "community"
     assert "wevibe" in profiles  # the other bundled profiles stay
+
+
+def test_reusing_a_bundled_id_without_replaces_is_refused(user_dir: Path) -> None:
+    own = (BUNDLED / "lovense.yaml").read_text(encoding="utf-8").replace("name: Lovense", "name: X")
+    (user_dir / "my-lovense.yaml").write_text(own, encoding="utf-8")
+    found = load_profile_set()
+    line = own.splitlines().index("id: lovense") + 1
+    assert [str(p) for p in found.problems] == [
+        f"{user_dir / 'my-lovense.yaml'}:{line}:5: id: 'lovense' is a bundled profile's id: to "
+        "use yours instead, add 'replaces: lovense'; or give yours another id"
+    ]
+    assert found.profiles["lovense"].name == "Lovense" and not found.profiles["lovense"].own
+
+
+def test_replaces_with_an_id_of_its_own(user_dir: Path) -> None:
+    (user_dir / "m.yaml").write_text(
+        _line(2, "id: my-gun\nreplaces: theragun-gen4"), encoding="utf-8"
+    )
+    profiles = load_profiles()
+    assert "theragun-gen4" not in profiles and profiles["my-gun"].replaces == "theragun-gen4"
+    (user_dir / "m.yaml").write_text(_line(2, "id: my-gun\nreplaces: nope"), encoding="utf-8")
+    problems = [str(p) for p in load_profile_set().problems]
+    assert (
+        len(problems) == 1
+        and ":3:11: replaces: there is no bundled profile 'nope'" in (problems[0])
+    )
+
+
+def test_only_ones_own_profiles_replace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / "t.yaml").write_text(_line(2, "id: t\nreplaces: t"), encoding="utf-8")
+    monkeypatch.setattr(paths, "bundled_devices_dir", lambda: bundled)
+    found = load_profile_set(user=False)
+    assert [str(p).split(":", 1)[1] for p in found.problems] == [
+        "3:11: replaces: only a profile of your own replaces a bundled one"
+    ]
 
 
 def test_a_broken_user_profile_is_reported_and_the_rest_load(

@@ -45,7 +45,7 @@ steps:
     duration: 10s
 """
 
-PROCESS_TIMEOUT = 20.0
+PROCESS_TIMEOUT = 60.0  # generous: the machine may be busy
 
 
 # ---------------------------------------------------------------- in-process paths
@@ -313,9 +313,11 @@ def test_run_stops_the_motor_on_a_signal(
     simulator: Simulator, routine: Path, tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
     since = simulator.mark()
+    # At real speed the massage lasts a minute: the motor runs before the signal
+    # however long a busy machine takes to connect.
     process = start(
         [sys.executable, "-m", "tproutine", "run", str(routine), "--plain", "--yes",
-         "--adapter", f"tcp:127.0.0.1:{simulator.port}", "--speed", "20"],
+         "--adapter", f"tcp:127.0.0.1:{simulator.port}"],
         tmp_path,
     )  # fmt: skip
     simulator.wait_for(since, motor_on, "the motor running")

@@ -30,6 +30,9 @@ pytestmark = pytest.mark.skipif(
 
 BIN = Path(sys.executable).parent
 POLL_S = 0.1
+# How long to wait for the app to show something: generous, because the machine may be
+# busy; a test that passes never waits this long.
+WAIT_S = 60.0
 LOADED = re.compile(r"\b\d+ routines?\b")
 
 
@@ -55,7 +58,7 @@ class Terminal:
         result = self.tmux("capture-pane", "-t", "app", "-p", check=False)
         return result.stdout if result.returncode == 0 else ""
 
-    def wait_for(self, *texts: str, timeout: float = 20.0) -> str:
+    def wait_for(self, *texts: str, timeout: float = WAIT_S) -> str:
         """Poll the screen until every text is on it; fail with the screen otherwise."""
         deadline = time.monotonic() + timeout
         screen = ""
@@ -68,7 +71,7 @@ class Terminal:
 
     def wait_for_library(self) -> str:
         """The Library with its routines read ("9 routines", not "Reading the routines…")."""
-        deadline = time.monotonic() + 20.0
+        deadline = time.monotonic() + WAIT_S
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
@@ -129,7 +132,7 @@ def test_demo_session_from_start_to_history(terminal: Terminal, tmp_path: Path) 
     terminal.keys("Enter")
     terminal.wait_for("Before you start", "Pain right now")
     # Enter reads on through a long safety list, then confirms.
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_S
     while "Before you start" in terminal.screen() and time.monotonic() < deadline:
         terminal.keys("Enter")
         time.sleep(0.3)
@@ -142,7 +145,7 @@ def test_demo_session_from_start_to_history(terminal: Terminal, tmp_path: Path) 
     step_before = step_lines(screen)
 
     terminal.keys("n")  # a paused session stays paused, on the next segment
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_S
     while step_lines(terminal.screen()) == step_before and time.monotonic() < deadline:
         time.sleep(POLL_S)
     screen = terminal.screen()
@@ -156,7 +159,7 @@ def test_demo_session_from_start_to_history(terminal: Terminal, tmp_path: Path) 
     terminal.keys("Enter")
     terminal.wait_for_library()
     terminal.keys("q")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_S
     while terminal.alive() and time.monotonic() < deadline:
         time.sleep(POLL_S)
     assert not terminal.alive(), terminal.screen()

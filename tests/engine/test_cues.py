@@ -8,8 +8,12 @@ import stat
 import time
 from pathlib import Path
 
+from tests.asynckit import eventually
 from tproutine.engine.cues import CueOutput, spoken_title, terminal_bell
 from tproutine.engine.events import Event, EventName
+
+# How long to wait for a real program to start and speak: generous, the machine may be busy.
+WAIT_S = 30.0
 
 
 def event(name: EventName, **data: object) -> Event:
@@ -63,7 +67,8 @@ async def test_the_voice_speaks_cues_and_titles_without_a_shell(tmp_path: Path) 
     argv, log = voice_script(tmp_path)
     cues = CueOutput(voice=argv)
     cues(event("segment_start", index=0, kind="hold", title="Quadratus lumborum", side="left"))
-    await asyncio.sleep(0.3)  # a real program runs; give it a moment before the next
+    # A real program runs: wait until it has spoken (a new cue would cut it short).
+    await eventually(lambda: spoken(log), WAIT_S, "the first utterance")
     dangerous = 'Relax; touch "$HOME/pwned" $(touch pwned2) `touch pwned3`'
     cues(event("cue", index=0, say=dangerous))
     await cues.aclose(grace=5.0)
@@ -76,15 +81,19 @@ async def test_a_new_utterance_cuts_the_previous_one(tmp_path: Path) -> None:
     argv, log = voice_script(tmp_path, then="exec sleep 30")
     cues = CueOutput(voice=argv)
     cues.say("first")
-    await asyncio.sleep(0.3)
+    await eventually(
+        lambda: spoken(log) == ["first"] and cues._proc is not None, WAIT_S, "the first"
+    )
     first = cues._proc
-    assert first is not None and first.returncode is None
+    assert first is not None and first.returncode is None  # it sleeps for 30 s
     cues.say("second")
-    await asyncio.sleep(0.3)
-    assert first.returncode is not None and first.returncode < 0  # terminated by us
+    await eventually(lambda: first.returncode is not None, WAIT_S, "the first to be cut")
+    assert first.returncode < 0  # terminated by us, long before its 30 s
+    await eventually(lambda: spoken(log) == ["first", "second"], WAIT_S, "the second")
     started = time.monotonic()
     await cues.aclose()
-    assert time.monotonic() - started < 2.0  # the long "second" is cut at the end
+    # The second also sleeps 30 s: it is cut at once (the bound is honest slack).
+    assert time.monotonic() - started < 15.0
     assert spoken(log) == ["first", "second"]
 
 
@@ -121,9 +130,9 @@ async def test_a_failing_voice_program_is_reported_once(tmp_path: Path) -> None:
     reports: list[str] = []
     cues = CueOutput(voice=argv, report=reports.append)
     cues.say("one")
-    await asyncio.sleep(0.5)
+    await eventually(lambda: reports, WAIT_S, "the first failure to be reported")
     cues.say("two")
-    await cues.aclose(grace=2.0)
+    await cues.aclose(grace=WAIT_S)
     assert len(reports) == 1 and "exit status 3" in reports[0]
 
 

@@ -149,6 +149,43 @@ async def test_plain_output_prints_a_whole_session() -> None:
     ]
 
 
+class LateClock(FakeClock):
+    """A machine so busy that every wake-up comes ``late`` seconds after its deadline."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep_until(self, deadline: float) -> None:
+        await super().sleep_until(deadline + self.late)
+
+
+async def _plain_text(clock: FakeClock) -> str:
+    tl = make_timeline(
+        ("get_ready", 3.0),
+        ("hold", 9.0, {"title": "Piriformis", "cues": (Cue(0.0, "Lean in."), Cue(4.5, "Ease"))}),
+        ("breathe", 7.0, {"title": "Slow", "pattern": (2.0, 3.0)}),
+        ("stretch", 4.0, {"title": "Child's pose"}),
+        name="Busy",
+    )
+    out = io.StringIO()
+    session = Session(tl, clock, countdown=3)
+    session.subscribe(PlainOutput(tl, out))
+    task = asyncio.create_task(session.run())
+    await clock.run_until_idle()
+    await task
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("late", [0.0009, 0.6, 1.3, 2.7])
+async def test_a_late_machine_prints_the_same_lines(late: float) -> None:
+    # Every scheduled line (segment, cue, count, breathing phase, the end) shows the
+    # time it was due: at --speed 500 a millisecond late is half a routine second.
+    on_time = await _plain_text(FakeClock())
+    assert "00:09  3" in on_time and "00:12  Breathe in · 2s" in on_time
+    assert await _plain_text(LateClock(late)) == on_time
+
+
 def test_plain_output_survives_a_closed_reader() -> None:
     reports: list[str] = []
     out = io.StringIO()
@@ -217,3 +254,50 @@ def test_event_log_write_failure_is_reported_once() -> None:
     for _ in range(3):
         log(ev("pause"))
     assert reports == ["events: stopped writing to events.jsonl: No space left on device"]
+
+
+def test_a_pause_with_a_device_is_one_line() -> None:
+    tl = make_timeline(("massage", 60.0, {"title": "Glutes"}))
+    f = PlainFormatter(tl, keys=True)
+    assert f.body(ev("device", action="connect", name="Massager", by="controller")) == (
+        "Device connected · Massager"
+    )
+    assert f.body(ev("pause", index=0)) == "Paused, the motor off (space to resume)"
+    # The controller's confirmation of that stop adds nothing: no second line.
+    assert f.body(ev("device", action="stop", reason="paused", level=0, by="controller")) is None
+    halted = ev("device", action="stop", reason="emergency stop", halted=True, by="session")
+    assert f.body(halted) == "Motor stopped (s to allow it again)"
+    confirm = ev("device", action="stop", reason="emergency stop", level=0, by="controller")
+    assert f.body(confirm) is None
+    # Any other stop is news.
+    ended = ev("device", action="stop", reason="session ended", level=0, by="controller")
+    assert f.body(ended) == "Device stopped · level 0 · session ended"
+    assert f.body(ev("device", action="disconnect", name="Massager", by="controller"))
+    assert f.body(ev("pause", index=0)) == "Paused (space to resume)"
+
+
+def test_q_asks_first_when_a_device_is_in_use() -> None:
+    from tproutine.commands.run import KeyControl
+
+    tl = make_timeline(("massage", 60.0, {"title": "Glutes"}))
+    session = Session(tl, FakeClock())
+    session.start()
+    said: list[str] = []
+    control = KeyControl(session, -1, lambda k: None, say=said.append, confirm_end=True)
+    control.key("q")
+    assert session.state == "paused"
+    assert said == ["End this session? y or enter ends it; any other key goes on."]
+    control.key("n")  # goes on: the pause the question made is undone
+    assert session.state == "running"
+    control.key(" ")  # paused by the person, then q and "no": it stays paused
+    control.key("q")
+    control.key("x")
+    assert session.state == "paused" and said[-1].startswith("Going on, still paused")
+    control.key("q")
+    control.key("\n")
+    assert session.state == "finished" and session.status == "stopped"
+    # Without a device, q ends at once (as before).
+    other = Session(tl, FakeClock())
+    other.start()
+    KeyControl(other, -1, lambda k: None).key("q")
+    assert other.status == "stopped"

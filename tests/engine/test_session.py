@@ -406,6 +406,7 @@ async def test_planned_percent_follows_the_ramp_scale_and_cap() -> None:
         "asked": 60.0,
         "given": 50.0,
         "why": "your max intensity",
+        "due": 0.0,  # said as the segment starts
     }
 
 

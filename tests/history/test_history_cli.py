@@ -154,7 +154,7 @@ def test_csv_export_round_trips_and_defuses_formulas(
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["routine"] for r in rows] == [
         '\'=HYPERLINK("http://evil","click")',
-        "Two\nlines\x1b[31m red",
+        "Two lines␛[31m red",  # on one line, the escape shown (a terminal may `cat` it)
         "<script>alert(1)</script> & co",
         "Pipes | and *stars* and [links](http://x)",
     ]
@@ -193,7 +193,7 @@ def test_markdown_report_escapes_hostile_names(
     assert "## Pipes \\| and \\*stars\\* and \\[links\\](http://x)" in headings
     assert "## &lt;script&gt;alert(1)&lt;/script&gt; & co" in headings
     assert "<script>" not in out and "\x1b" not in out
-    assert "## Two lines\ufffd\\[31m red" in headings
+    assert "## Two lines␛\\[31m red" in headings
     # Every table row still has its five cells: no stray pipes from the names.
     for line in out.splitlines():
         if line.startswith("| 2026"):

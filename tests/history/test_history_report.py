@@ -16,7 +16,6 @@ from tproutine.share.report import (
     markdown_report,
     md_escape,
     sparkline,
-    terminal_safe,
 )
 
 UTC = timezone.utc
@@ -75,8 +74,9 @@ def test_csv_cell_defuses_formulas_only() -> None:
     ]  # fmt: skip
 
 
-def test_terminal_safe_keeps_text_and_drops_controls() -> None:
-    assert terminal_safe("Nacken 👨‍👩‍👧 \x1b[2J\u202e") == "Nacken 👨‍👩‍👧 \ufffd[2J\ufffd"
+def test_the_table_keeps_text_and_shows_controls_as_tokens() -> None:
+    hostile = row(1, MONDAY, routine="Nacken 👨‍👩‍👧 \x1b[2J\u202e")
+    assert "Nacken 👨‍👩‍👧 ␛[2J⟨U+202E⟩" in history_table([hostile])
 
 
 def test_history_table_aligns_and_clips() -> None:

@@ -89,7 +89,7 @@ def test_clock_forms_longer_than_an_hour_parse_but_a_step_is_at_most_one_hour() 
     assert parse_duration("1:02:03") == 3723.0
     [p] = problems(routine("steps:\n  - hold: A\n    duration: 1:02:03\n"))
     assert p.path == "steps[0].duration"
-    assert "longer than the limit of 1h" in p.message
+    assert p.message == "3723 lasts 1 h 2 min 3 s; the limit for a repetition is 1 h"
     # exactly one hour is allowed
     [_, seg] = timeline(routine("steps:\n  - hold: A\n    duration: 1h\n")).segments
     assert seg.duration_s == 3600.0
@@ -195,10 +195,11 @@ def test_signed_refusals() -> None:
 @pytest.mark.parametrize(
     ("written", "message"),
     [
-        ("0", "0: a duration here must be more than 0s"),
-        ("0s", "'0s': a duration here must be more than 0s"),
-        ("2h", "'2h' is longer than the limit of 1h for one repetition"),
-        ("3601", "3601 is longer than the limit of 1h for one repetition"),
+        ("0", "0 is too short for a repetition (use at least 1s)"),
+        ("0s", "'0s' is too short for a repetition (use at least 1s)"),
+        ("0.999s", "'0.999s' is too short for a repetition (use at least 1s)"),
+        ("2h", "'2h' lasts 2 h; the limit for a repetition is 1 h"),
+        ("3601", "3601 lasts 1 h 0 min 1 s; the limit for a repetition is 1 h"),
         ("-5s", f"'-5s' is negative; a duration here is 0 or more ({DURATION_HELP})"),
         (
             "1m70s",

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.routine import BUNDLED, SPEC_EXAMPLE, problems, routine, timeline
-from tproutine.routine.expand import MAX_SEGMENTS, expand, measure
+from tproutine.routine.expand import MAX_SEGMENTS, MAX_TOTAL_S, expand, measure
 from tproutine.routine.loader import parse_routine
 from tproutine.routine.timeline import DeviceSetting, Timeline
 
@@ -461,7 +461,10 @@ def test_exactly_8_hours_is_allowed_and_a_second_more_is_not() -> None:
     tl = timeline(_nested([8], "- hold: A\n  duration: 1h"))
     assert tl.total_s == 8 * 3600
     [p] = problems(_nested([8], "- hold: A\n  duration: 1h", top="get_ready: 1s\n"))
-    assert p.message == "the routine lasts 8.0 h; the limit is 8 h"
+    # Says by how much: a second.
+    assert p.message == (
+        "the routine lasts 8 h 0 min 1 s; the limit is 8 h (fewer or shorter steps, reps or rounds)"
+    )
 
 
 def test_alternating_steps_are_measured_as_they_expand() -> None:
@@ -586,16 +589,55 @@ def _depth(items: list[dict[str, Any]]) -> int:
     return max((1 + _depth(s["steps"]) for s in items if "repeat" in s), default=0)
 
 
+_OVER_EIGHT_HOURS = {
+    "format": "tproutine/1",
+    "name": "Random",
+    "steps": [
+        {
+            "repeat": 3,
+            "steps": [
+                {
+                    "repeat": 3,
+                    "steps": [
+                        {"hold": "Step", "duration": 56},
+                        {
+                            "repeat": 2,
+                            "steps": [
+                                {
+                                    "repeat": 3,
+                                    "steps": [
+                                        {"hold": "Step", "duration": 6},
+                                        {"hold": "Step", "duration": 53, "side": "both", "reps": 4},
+                                        {"hold": "Step", "duration": 89},
+                                    ],
+                                }
+                            ],
+                        },
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+
 @settings(max_examples=150, deadline=None)
+@example(_OVER_EIGHT_HOURS)
 @given(_docs)
 def test_expansion_matches_the_specs_rules_on_random_routines(doc: dict[str, Any]) -> None:
     text = yaml.safe_dump(doc, sort_keys=False)
     if _depth(doc["steps"]) > 4:
         assert problems(text)[0].message == "repeat blocks nest at most 4 deep"
         return
+    reference = _reference(doc)
+    if len(reference) > MAX_SEGMENTS or sum(r[3] for r in reference) > MAX_TOTAL_S:
+        # Nested repeats multiply: the generator can go past the limits, which the
+        # loader must then refuse (it once found one of 8 h and a few seconds).
+        assert "the limit is" in problems(text)[0].message
+        return
     loaded = parse_routine(text, "random.yaml")
     tl = expand(loaded)
-    assert sig(tl) == _reference(doc)
+    assert sig(tl) == reference
     check_contiguous(tl)
     count, seconds = measure(loaded.routine.steps, loaded.routine.defaults)
     gr = loaded.routine.get_ready

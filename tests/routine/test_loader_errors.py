@@ -34,7 +34,9 @@ class Refused:
         return self.at(0, where, path)
 
     def at(self, i: int, where: str, path: str = "") -> str:
-        prefix = f"{self.path}:{where}: " + (f"{path}: " if path else "")
+        # A problem of the whole file (``where`` empty) has no line: ``FILE: message``.
+        place = f"{self.path}:{where}: " if where else f"{self.path}: "
+        prefix = place + (f"{path}: " if path else "")
         line = self.lines[i]
         assert line.startswith(prefix), f"{line!r} does not start with {prefix!r}"
         message = line[len(prefix) :]
@@ -122,10 +124,11 @@ def test_billion_laughs_is_refused_in_well_under_a_second(refused: Run) -> None:
     for i in range(1, 10):
         text += f"x-l{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n"
     text += "steps:\n  - rest: 5s\n"
-    started = time.perf_counter()
+    # CPU time of this process: what the refusal costs, whatever else the machine runs.
+    started = time.process_time()
     r = refused(text)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"the alias bomb took {elapsed:.2f}s"
+    elapsed = time.process_time() - started
+    assert elapsed < 1.0, f"the alias bomb took {elapsed:.2f}s of CPU"
     # Refused at the alias that passes 250,000 values (line 8), long before 9**9.
     assert r.one("8:22") == (
         "the document expands to more than 250,000 values "
@@ -179,8 +182,8 @@ def test_invalid_utf8_names_the_bad_bytes_line_and_column(refused: Run) -> None:
 def test_a_control_character(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - hold: A\x00B\n    duration: 45s\n")
     assert r.one("4:12") == (
-        "the control character U+0000 is not allowed in a YAML file "
-        "(remove it: a routine file holds printable text only)"
+        "the control character U+0000 (NUL) is not allowed in a YAML file "
+        "(remove it; write printable text, tabs and line breaks only)"
     )
 
 
@@ -300,7 +303,7 @@ def test_a_step_without_a_kind(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - duration: 45s\n")
     assert r.one("4:5", "steps[0]") == (
         "this step has no kind: start it with one of hold, stretch, massage, breathe, "
-        "rest or repeat"
+        "rest or repeat (or use: a step from a catalogue)"
     )
 
 
@@ -558,7 +561,7 @@ def test_a_rest_with_two_lengths(refused: Run) -> None:
 
 def test_a_zero_rest_step(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - rest: 0s\n")
-    assert r.one("4:11", "steps[0].rest") == "'0s': a duration here must be more than 0s"
+    assert r.one("4:11", "steps[0].rest") == "'0s' is too short for a rest step (use at least 1s)"
 
 
 def test_a_huge_number(refused: Run) -> None:
@@ -589,15 +592,17 @@ def test_a_hundred_million_segments_are_refused_without_building_them(refused: R
         text += f"{indent}- repeat: 100\n{indent}  steps:\n"
         indent += "    "
     text += f"{indent}- hold: A\n{indent}  duration: 1s\n"
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the machine may be busy with other work
     r = refused(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert r.one("3:1", "steps").startswith("the routine expands to 100,000,001 segments;")
 
 
 def test_longer_than_8_hours(refused: Run) -> None:
     r = refused(HEAD + "steps:\n  - repeat: 9\n    steps:\n      - hold: A\n        duration: 1h\n")
-    assert r.one("3:1", "steps") == "the routine lasts 9.0 h; the limit is 8 h"
+    assert r.one("3:1", "steps") == (
+        "the routine lasts 9 h 0 min 5 s; the limit is 8 h (fewer or shorter steps, reps or rounds)"
+    )
 
 
 # --- files --------------------------------------------------------------------------
@@ -605,12 +610,12 @@ def test_longer_than_8_hours(refused: Run) -> None:
 
 def test_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = refused_path(tmp_path / "nowhere.yaml", capsys)
-    assert r.one("0:0") == "no such file"
+    assert r.one("") == "no such file"
 
 
 def test_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = refused_path(tmp_path, capsys)
-    assert r.one("0:0") == "this is a folder, not a routine file"
+    assert r.one("") == "this is a folder, not a routine file"
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads anything")
@@ -619,7 +624,7 @@ def test_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     path.write_text(HEAD + STEP)
     path.chmod(0)
     r = refused_path(path, capsys)
-    assert r.one("0:0") == "cannot read it: Permission denied"
+    assert r.one("") == "cannot read it: Permission denied"
 
 
 # --- several problems, several files ------------------------------------------------

@@ -16,8 +16,10 @@ import pytest
 
 from tproutine.paths import bundled_routines_dir
 from tproutine.routine.expand import expand
-from tproutine.routine.loader import load_routine, parse_routine
+from tproutine.routine.loader import load_routine
 from tproutine.share.handout import html_handout
+
+from .test_escaping import past_the_door
 
 
 def _chromium() -> str:
@@ -85,7 +87,7 @@ def test_a_hostile_handout_prints_as_text(tmp_path: Path) -> None:
         '  - hold: "\\u202Eevil title"\n'
         "    duration: 30s\n"
     )
-    loaded = parse_routine(routine, "hostile.yaml")
+    loaded = past_the_door(routine, "hostile.yaml")
     page = tmp_path / "hostile.html"
     page.write_text(html_handout(loaded, expand(loaded)), encoding="utf-8")
     pdf = _print_to_pdf(page, tmp_path)

@@ -7,6 +7,7 @@ handout, nor reorder its layout with bidi controls.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 import yaml
 
 from tproutine.routine.expand import expand
-from tproutine.routine.loader import parse_routine
+from tproutine.routine.loader import LoadedRoutine, parse_routine
+from tproutine.routine.model import Routine
 from tproutine.share.handout import (
     html_block,
     html_handout,
@@ -24,6 +26,7 @@ from tproutine.share.handout import (
     md_code,
     md_inline,
 )
+from tproutine.yamlsafe import Document, LoadError
 
 RLO, PDF, LRI, PDI = "\u202e", "\u202c", "\u2066", "\u2069"
 
@@ -63,8 +66,9 @@ RLO, PDF, LRI, PDI = "\u202e", "\u202c", "\u2066", "\u2069"
         ("Sam & Alex", "Sam & Alex"),  # a plain ampersand stays readable
         ("one\ntwo\r\nthree\u2028four", "one two three four"),
         ("   leading and trailing   ", "leading and trailing"),
-        (f"a{RLO}b{PDF}c{LRI}d{PDI}e\u202a\u202b\u202d\u2067\u2068", "abcde"),
-        ("ring\x07 bell \x1b[31m", "ring bell \\[31m"),
+        # Control and direction characters are shown, not acted on (safetext.visible).
+        (f"a{RLO}b{PDI}c", "a⟨U+202E⟩b⟨U+2069⟩c"),
+        ("ring\x07 bell \x1b[31m", "ring␇ bell ␛\\[31m"),
         ("Figure-four (easy), 4/10: fine!", "Figure-four (easy), 4/10: fine!"),
     ],
 )
@@ -89,7 +93,7 @@ def test_md_keeps_a_very_long_line_whole() -> None:
         ("tproutine run a.yaml", "`tproutine run a.yaml`"),
         ("a`b", "``a`b``"),
         ("`x``", "``` `x`` ```"),
-        (f"new\nline{RLO}", "`new line`"),
+        (f"new\nline{RLO}", "`new line⟨U+202E⟩`"),
     ],
 )
 def test_md_code(text: str, span: str) -> None:
@@ -108,8 +112,8 @@ def test_md_code(text: str, span: str) -> None:
         ('" onmouseover="alert(1)', "&quot; onmouseover=&quot;alert(1)"),
         ("</bdi></dd><h1>fake</h1>", "&lt;/bdi&gt;&lt;/dd&gt;&lt;h1&gt;fake&lt;/h1&gt;"),
         ("one\ntwo", "one two"),
-        (f"a{RLO}b", f"a{RLO}b"),  # kept, but inside its own <bdi>
-        ("nul\x00 and esc\x1b", "nul and esc"),
+        (f"a{RLO}b", "a⟨U+202E⟩b"),
+        ("nul\x00 and esc\x1b", "nul␀ and esc␛"),
     ],
 )
 def test_html_text(text: str, escaped: str) -> None:
@@ -118,11 +122,21 @@ def test_html_text(text: str, escaped: str) -> None:
 
 def test_html_block_isolates_each_paragraph() -> None:
     assert html_block(f"<i>one</i>\nline\n\n{RLO}two") == (
-        f"<p><bdi>&lt;i&gt;one&lt;/i&gt; line</bdi></p>\n<p><bdi>{RLO}two</bdi></p>"
+        "<p><bdi>&lt;i&gt;one&lt;/i&gt; line</bdi></p>\n<p><bdi>⟨U+202E⟩two</bdi></p>"
     )
 
 
 # --- a whole hostile routine -----------------------------------------------------------------
+
+
+def past_the_door(text: str, file: str) -> LoadedRoutine:
+    """A routine as the model reads it, without the loader's refusal of control and
+    direction characters: the handouts must stay safe even if one ever got through."""
+    data = yaml.safe_load(text)
+    routine = Routine.model_validate(data)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return LoadedRoutine(routine, Document(file, data), digest, file)
+
 
 HOSTILE_NAME = f'<script>alert("x")</script> **Neck** [click](javascript:alert(1)) {RLO}evil'
 LONG = "A" * 3000
@@ -151,7 +165,9 @@ def _hostile() -> tuple[str, str]:
         ],
     }
     text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
-    loaded = parse_routine(text, "hostile `name`.yaml")
+    with pytest.raises(LoadError):  # the loader refuses its direction overrides at the door
+        parse_routine(text, "hostile `name`.yaml")
+    loaded = past_the_door(text, "hostile `name`.yaml")
     timeline = expand(loaded)
     return markdown_handout(loaded, timeline), html_handout(loaded, timeline)
 
@@ -160,16 +176,16 @@ def test_hostile_routine_in_markdown() -> None:
     md, _ = _hostile()
     assert md.startswith(
         '# \\<script\\>alert("x")\\</script\\> \\*\\*Neck\\*\\* '
-        "\\[click\\](javascript\\:alert(1)) evil\n"
+        "\\[click\\](javascript\\:alert(1)) ⟨U+202E⟩evil\n"
     )
     assert "\n\\# Not a heading \\| a \\| b\n" in md
     assert "- **By:** \\<img src=x onerror=alert(1)\\> & Co \\&amp;\n" in md
-    assert "- **Right-to-left: esrever isolate**\n" in md
+    assert "- **Right-to-left: ⟨U+202E⟩esrever⟨U+2066⟩ isolate**\n" in md
     assert "- a \\| b c\n" in md
     assert "\\- not a list\nnot code\n\\<b\\>bold?\\</b\\>\n\n" + LONG + "\n" in md
     assert "### 1. Pressure hold: Title with \\| pipe and newline\n" in md
     assert "- **Tool:** \\</section\\>\\<h1\\>fake\\</h1\\>\n" in md
-    assert "- **Area:** thgir\n" in md
+    assert "- **Area:** ⟨U+202E⟩thgir\n" in md
     assert "Line one\n\\#\\#\\# Line two\n" in md
     assert "- 5 s before the end: “\\<i\\>hi\\</i\\> \\[x\\](javascript\\:alert(1))”\n" in md
     assert "Run it with tproutine: ``tproutine run 'hostile `name`.yaml'``\n" in md
@@ -189,17 +205,17 @@ def test_hostile_routine_in_html() -> None:
     _, page = _hostile()
     assert (
         "<h1><bdi>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; **Neck** "
-        f"[click](javascript:alert(1)) {RLO}evil</bdi></h1>"
+        "[click](javascript:alert(1)) ⟨U+202E⟩evil</bdi></h1>"
     ) in page
     # The title element cannot hold <bdi>, so the override is dropped there.
     assert (
         "<title>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; **Neck** "
-        "[click](javascript:alert(1)) evil · routine handout</title>"
+        "[click](javascript:alert(1)) ⟨U+202E⟩evil · routine handout</title>"
     ) in page
     assert "<dd><bdi>&lt;img src=x onerror=alert(1)&gt; &amp; Co &amp;amp;</bdi></dd>" in page
-    assert f"<li><bdi>Right-to-left: {RLO}esrever{LRI} isolate</bdi></li>" in page
+    assert "<li><bdi>Right-to-left: ⟨U+202E⟩esrever⟨U+2066⟩ isolate</bdi></li>" in page
     assert "<dd><bdi>&lt;/section&gt;&lt;h1&gt;fake&lt;/h1&gt;</bdi></dd>" in page
-    assert f"<dd><bdi>{RLO}thgir</bdi></dd>" in page
+    assert "<dd><bdi>⟨U+202E⟩thgir</bdi></dd>" in page
     assert f"<p><bdi>{LONG}</bdi></p>" in page
     assert "“<bdi>&lt;i&gt;hi&lt;/i&gt; [x](javascript:alert(1))</bdi>”" in page
     assert "<code><bdi>tproutine run &#x27;hostile `name`.yaml&#x27;</bdi></code>" in page
@@ -232,7 +248,6 @@ def test_hostile_routine_in_html() -> None:
     }
     assert "<script" not in page.lower()
     assert "onerror=alert" not in page.replace("&lt;img src=x onerror=alert(1)&gt;", "")
-    # Bidi controls appear only inside an isolate.
-    for match in re.finditer("[\u202a-\u202e\u2066-\u2069]", page):
-        before = page[: match.start()]
-        assert before.rfind("<bdi>") > before.rfind("</bdi>")
+    # Direction controls are shown as tokens, never left to act (in a browser or in
+    # a terminal that the page is printed to).
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", page)

@@ -143,9 +143,10 @@ async def test_connecting_to_an_absent_device_times_out_and_leaves_the_adapter_u
     absent = BleakClient(ABSENT, backend=adapter.client_backend, timeout=0.1)
     with pytest.raises(TimeoutError):
         # The outer bound turns a hang (pitfall 1) into a failure instead of a stuck run.
-        async with asyncio.timeout(2.0):
+        async with asyncio.timeout(20.0):
             await absent.connect()
-    assert loop.time() - started < 0.5
+    # Our 0.1 s, not the outer 20 s (the slack is for a busy machine).
+    assert loop.time() - started < 10.0
     assert not absent.is_connected
     # The cancelled attempt is gone from the controller: a real device still connects.
     client = await connected(adapter)

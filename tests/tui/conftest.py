@@ -159,12 +159,55 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+# How long a test waits for the app to reach a state before it fails: generous, because
+# the machine may be very busy; a test that passes never waits this long.
+WAIT_S = 60.0
+
+
+async def wait_for(pilot: Pilot[Any], what: str, ok: Callable[[], bool]) -> None:
+    """Let the app run until ``ok()``; fail after :data:`WAIT_S` with the screen.
+
+    A worker is started after a refresh and its result comes back as a message:
+    waiting for workers or for one pause is not enough on a loaded machine.
+    """
+    deadline = time.monotonic() + WAIT_S
+    while not ok():
+        if time.monotonic() > deadline:
+            app = pilot.app
+            assert isinstance(app, TProutineApp)
+            pytest.fail(f"waited {WAIT_S:g}s for {what}:\n{screen_text(app)}")
+        await pilot.pause(0.02)
+
+
+async def palette_run(pilot: Pilot[Any], typed: str, title: str) -> None:
+    """Open the command palette, type ``typed``, and run the command called ``title``
+    once the palette's search (a background task) has it highlighted."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, "the palette", lambda: isinstance(pilot.app.screen, CommandPalette))
+    await pilot.press(*typed)
+
+    def found() -> bool:
+        results = pilot.app.screen.query(CommandList)
+        if not results:
+            return False
+        index = results.first().highlighted
+        if index is None:
+            return False
+        return title in str(results.first().get_option_at_index(index).prompt)
+
+    await wait_for(pilot, f"{title!r} in the palette", found)
+    await pilot.press("enter")
+
+
 async def library_ready(pilot: Pilot[Any]) -> None:
     """Wait until the Library has read the routine files (a worker thread)."""
     app = pilot.app
+    assert isinstance(app, TProutineApp)
+    await wait_for(pilot, "the library", lambda: app.entries is not None)
     await app.workers.wait_for_complete()
     await pilot.pause()
-    assert isinstance(app, TProutineApp) and app.entries is not None
 
 
 async def settle(pilot: Pilot[Any]) -> None:

@@ -30,8 +30,10 @@ from .conftest import (
     flat,
     library_ready,
     open_routine,
+    palette_run,
     screen_text,
     settle,
+    wait_for,
 )
 
 QUIET = Settings(pain_prompts=False)
@@ -63,9 +65,15 @@ async def test_palette_offers_every_player_action(make: AppFactory, clock: FakeC
         player = app.screen
         assert isinstance(player, PlayerScreen)
         names = [name for name, _, _ in ActionsProvider(player)._commands()]
-        assert names == ["Pause", "Next", "Back", "+10%", "-10%", "Motor off", "End"]
+        assert names == ["Pause", "End", "Next", "Back", "Motor off", "+10%", "-10%"]
         helps = {name: help_text for name, help_text, _ in ActionsProvider(player)._commands()}
         assert helps["Next"] == "Player · key: n, →"
+        # The palette names what the keys do now, like the footer.
+        await pilot.press("space", "s")
+        await settle(pilot)
+        names = [name for name, _, _ in ActionsProvider(player)._commands()]
+        assert "Resume" in names and "Motor on" in names
+        assert "Pause" not in names and "Motor off" not in names
 
 
 async def test_palette_runs_an_action_by_name(make: AppFactory, clock: FakeClock) -> None:
@@ -74,13 +82,8 @@ async def test_palette_runs_an_action_by_name(make: AppFactory, clock: FakeClock
         await open_routine(pilot, "Calf massage")
         player = app.screen
         assert isinstance(player, PlayerScreen)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"pause")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert player.session.state == "paused"
+        await palette_run(pilot, "pause", "Pause")
+        await wait_for(pilot, "the pause", lambda: player.session.state == "paused")
 
 
 async def test_palette_reaches_the_app_screens(make: AppFactory) -> None:
@@ -89,13 +92,8 @@ async def test_palette_reaches_the_app_screens(make: AppFactory) -> None:
         await library_ready(pilot)
         names = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Devices", "History", "Help", "Stop the motor", "Stop and quit"} <= names
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"history")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, HistoryScreen)
+        await palette_run(pilot, "history", "History")
+        await wait_for(pilot, "the History", lambda: isinstance(app.screen, HistoryScreen))
 
 
 async def test_every_theme_renders_the_paused_player(make: AppFactory, clock: FakeClock) -> None:

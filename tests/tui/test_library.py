@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, Label, OptionList, Static
 
 from tproutine.settings import Settings
 from tproutine.tui.catalog import scan_library
@@ -96,9 +96,11 @@ async def test_search_filters_by_name_tag_area_and_author(make: AppFactory) -> N
         await pilot.press(*"zzz")
         assert names(app) == []
         assert "Nothing matches" in screen_text(app)
-        await pilot.press("escape")  # clears the search
+        await pilot.press("escape")  # one press: back to the list, the filter kept
+        assert isinstance(app.focused, OptionList)
+        assert names(app) == []
+        await pilot.press("escape")  # and the next clears it
         assert len(names(app)) == 3
-        await pilot.press("escape")  # back to the list
         assert isinstance(app.focused, OptionList)
 
 
@@ -179,3 +181,141 @@ async def test_an_empty_library_says_how_to_add_routines(make: AppFactory, tmp_p
     async with app.run_test(size=(100, 30)) as pilot:
         await library_ready(pilot)
         assert "No routines found" in screen_text(app)
+
+
+async def test_the_demo_opens_on_a_routine_that_uses_the_device(
+    make: AppFactory, tmp_path: Path
+) -> None:
+    folder = tmp_path / "routines"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(
+        "format: tproutine/1\nname: A stretch first\n"
+        "steps:\n  - stretch: Reach\n    duration: 10s\n"
+    )
+    (folder / "z.yaml").write_text((DATA / "calf-massage.yaml").read_text())
+    for demo, expected in ((False, "A stretch first"), (True, "Calf massage")):
+        app = make(demo=demo, routine_dirs=((folder, "bundled"),))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await library_ready(pilot)
+            assert names(app) == ["A stretch first", "Calf massage"]
+            screen = app.screen
+            assert isinstance(screen, LibraryScreen)
+            highlighted = screen._highlighted()
+            assert highlighted is not None and highlighted.name == expected
+
+
+# ---------------------------------------------------------------- search as a person expects
+
+
+def two_neck_routines(folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    step = "steps:\n  - stretch: Reach\n    duration: 10s\n"
+    # Alphabetically first, but it only mentions the neck and shoulders in its tags.
+    (folder / "a.yaml").write_text(
+        f"format: tproutine/1\nname: A desk break\ntags: [neck, shoulders]\n{step}"
+    )
+    (folder / "n.yaml").write_text(f"format: tproutine/1\nname: Neck and shoulders\n{step}")
+    (folder / "z.yaml").write_text(f"format: tproutine/1\nname: Zebra stretch\n{step}")
+
+
+async def test_enter_in_search_selects_the_best_match_and_enter_starts_it(
+    make: AppFactory, tmp_path: Path
+) -> None:
+    two_neck_routines(tmp_path / "r")
+    app = make(settings=Settings(pain_prompts=False), routine_dirs=((tmp_path / "r", "yours"),))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        await pilot.press("slash", *"neck shoul")
+        # The best match first, and the cursor on it while typing.
+        assert names(app) == ["Neck and shoulders", "A desk break"]
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, LibraryScreen) and isinstance(app.focused, OptionList)
+        highlighted = screen._highlighted()
+        assert highlighted is not None and highlighted.name == "Neck and shoulders"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PlayerScreen)
+        assert app.screen.session.timeline.name == "Neck and shoulders"
+
+
+async def test_escape_leaves_the_search_box_at_once_and_the_hint_says_the_keys(
+    make: AppFactory, tmp_path: Path
+) -> None:
+    two_neck_routines(tmp_path / "r")
+    app = make(routine_dirs=((tmp_path / "r", "yours"),))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        await pilot.press("slash", *"neck")
+        assert "enter: pick the best match · esc: to the list" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.focused, OptionList)
+        text = screen_text(app)
+        assert "enter: start · esc: clear the search" in text
+        assert "esc Clear search" in text.splitlines()[-1]
+        await pilot.press("d")  # the keys are the table's again
+        await pilot.pause()
+        assert isinstance(app.screen, DevicesScreen)
+
+
+async def test_the_library_marks_routines_that_use_a_device(make: AppFactory) -> None:
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, LibraryScreen)
+        rows = [str(o.prompt) for o in screen.query_one("#routines", OptionList).options]
+        assert rows[0].startswith("◆ Calf massage")
+        assert rows[1].startswith("  Desk neck reset")
+        assert "3 routines · ◆ uses a massage device" in screen_text(app)
+        # The preview says it in words.
+        preview = str(screen.query_one("#preview", Static).content)
+        assert "◆ Uses a massage device; without one it runs as a timer." in preview
+
+
+async def test_a_narrow_library_drops_columns_instead_of_clipping_them_to_nothing(
+    make: AppFactory,
+) -> None:
+    from tproutine.paths import bundled_routines_dir
+
+    app = make(routine_dirs=((bundled_routines_dir(), "bundled"),))
+    for width in (100, 120, 80):
+        async with app.run_test(size=(width, 30)) as pilot:
+            await library_ready(pilot)
+            screen = app.screen
+            assert isinstance(screen, LibraryScreen)
+            header = str(screen.query_one("#routines-header", Label).content)
+            rows = [str(o.prompt) for o in screen.query_one("#routines", OptionList).options]
+            # Every column shown is wide enough to say something: never just "Ta…" or "…".
+            for row in [header, *rows]:
+                for cell in (c.strip() for c in row.split("  ") if c.strip()):
+                    assert not cell.endswith("…") or len(cell) >= 10, row
+            if width == 100:
+                # Not enough room for the tags beside the full names: the tags go.
+                assert "Tags" not in header and "Author" not in header
+                assert any("Find and release a trigger point (any area)" in r for r in rows)
+            if width == 120:
+                assert "Tags" in header
+        app = make(routine_dirs=((bundled_routines_dir(), "bundled"),))
+
+
+def test_columns_are_dropped_whole_when_they_would_say_nothing() -> None:
+    from tproutine.tui.columns import NAME_ENOUGH, TAGS_MIN, fit
+
+    # A list 59 cells wide (a 100-column terminal): full names, no tags, no author.
+    narrow = fit(59, 43, 60, 14)
+    assert (narrow.name, narrow.tags, narrow.author) == (43, 0, 0)
+    row = narrow.row("◆", "Hips and glutes", "13:35", "hips, glutes", "someone")
+    assert row.startswith("◆ Hips and glutes") and row.endswith("13:35")
+    # Wider: the tags come back, never narrower than their minimum.
+    wide = fit(71, 43, 60, 14)
+    assert wide.tags >= TAGS_MIN and wide.author == 0
+    # Wide enough for everything: each column gets what it needs.
+    roomy = fit(120, 20, 30, 14)
+    assert (roomy.name, roomy.tags, roomy.author) == (20, 30, 14)
+    assert roomy.header().split() == ["Routine", "Time", "Tags", "Author"]
+    # One very long name does not cost everybody the tags: it is clipped, not below
+    # NAME_ENOUGH, and only where that makes room for them.
+    long_name = fit(71, 50, 60, 14)
+    assert NAME_ENOUGH <= long_name.name < 50 and long_name.tags >= TAGS_MIN
+    assert fit(59, 50, 60, 14).tags == 0 and fit(59, 50, 60, 14).name == 50

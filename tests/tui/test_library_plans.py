@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from tproutine import paths
@@ -14,7 +16,7 @@ from tproutine.tui.screens.before_start import BeforeStartScreen
 from tproutine.tui.screens.library import LibraryScreen
 from tproutine.tui.screens.player import PlayerScreen
 
-from .conftest import AppFactory, flat, library_ready, screen_text, settle
+from .conftest import AppFactory, flat, library_ready, screen_text, settle, wait_for
 
 ROUTINES = {
     # Fourteen a week with nothing done: due whatever the day.
@@ -44,10 +46,12 @@ def done_today(name: str) -> None:
         store.finish_session(sid, "completed")
 
 
-async def plans_ready(pilot: object) -> None:
-    await library_ready(pilot)  # type: ignore[arg-type]
-    await pilot.app.workers.wait_for_complete()  # type: ignore[attr-defined]
-    await pilot.pause()  # type: ignore[attr-defined]
+async def plans_ready(pilot: Pilot[Any]) -> None:
+    await library_ready(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, LibraryScreen)
+    # The plans are read by a worker once the list is shown; its result is a message.
+    await wait_for(pilot, "the plans", lambda: bool(screen._plans.progress))
 
 
 async def test_due_routines_come_first_with_the_weeks_progress(make: AppFactory, xdg: Path) -> None:

@@ -19,7 +19,16 @@ from tproutine.tui.screens.player import ConfirmEndScreen, PlayerScreen, countdo
 from tproutine.tui.screens.summary import SummaryScreen
 from tproutine.tui.widgets.meter import Meter, bar_text
 
-from .conftest import AppFactory, FakeController, advance, flat, open_routine, screen_text, settle
+from .conftest import (
+    AppFactory,
+    FakeController,
+    advance,
+    flat,
+    open_routine,
+    screen_text,
+    settle,
+    wait_for,
+)
 
 QUIET = Settings(pain_prompts=False)
 
@@ -28,6 +37,7 @@ async def start_desk(pilot: Pilot[Any]) -> PlayerScreen:
     """Desk neck reset: get ready 5 s, hold L 1/2 30 s, rest 10 s, hold L 2/2 30 s, breathe 20 s."""
     await open_routine(pilot, "Desk neck reset")
     await pilot.press("enter")  # the safety modal
+    await wait_for(pilot, "the Player", lambda: isinstance(pilot.app.screen, PlayerScreen))
     await settle(pilot)
     screen = pilot.app.screen
     assert isinstance(screen, PlayerScreen)
@@ -178,16 +188,14 @@ async def test_stop_motor_is_latched_and_said(make: AppFactory, clock: FakeClock
         await settle(pilot)
         assert player.session.device_halted
         assert fake.calls == ["emergency_stop"]
-        assert "Motor stopped by you: it stays off until you press s again." in flat(
-            screen_text(app)
-        )
+        assert "Motor stopped by you: off until you press s again." in flat(screen_text(app))
         await advance(pilot, clock, 40)  # the latch outlives segment changes
         assert player.session.device_halted and player.session.target_percent() == 0.0
         await pilot.press("s")
         await settle(pilot)
         assert not player.session.device_halted
         assert fake.calls == ["emergency_stop", "release_stop"]
-        assert "stays off until" not in screen_text(app)
+        assert "off until you press s" not in screen_text(app)
 
 
 @pytest.mark.parametrize(
@@ -204,6 +212,12 @@ async def test_q_asks_before_ending(
         await pilot.pause()
         assert isinstance(app.screen, ConfirmEndScreen)
         assert "End this session?" in screen_text(app)
+        # While the question is on screen the session is paused: the clock stands still.
+        assert player.session.state == "paused"
+        assert "Paused while you choose: the motor is off." in screen_text(app)
+        await clock.advance(20)
+        await pilot.pause()
+        assert player.session.segment_remaining() == pytest.approx(28)
         await pilot.press(keys)
         await settle(pilot)
         if ends:
@@ -211,7 +225,26 @@ async def test_q_asks_before_ending(
             assert player.session.status == "stopped"
             assert app.history_store().sessions()[0].status == "stopped"
         else:
+            # "No, go on" resumes where it was.
             assert isinstance(app.screen, PlayerScreen) and player.session.state == "running"
+            assert digits(app) == "00:28"
+            await advance(pilot, clock, 3)
+            assert digits(app) == "00:25"
+
+
+async def test_a_session_paused_before_the_question_stays_paused(
+    make: AppFactory, clock: FakeClock
+) -> None:
+    app = make(settings=QUIET)
+    async with app.run_test(size=(100, 30)) as pilot:
+        player = await start_desk(pilot)
+        await pilot.press("space")
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmEndScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert player.session.state == "paused" and "Paused" in screen_text(app)
 
 
 async def test_breathe_phase_fills_and_empties(make: AppFactory, clock: FakeClock) -> None:
@@ -301,7 +334,8 @@ async def test_device_panel_shows_the_controller_status_in_words(
     async with app.run_test(size=(100, 30)) as pilot:
         await start_desk(pilot)
         text = flat(screen_text(app))
-        assert "Device: connected, motor off Fake massager (Test profile) battery 80%" in text
+        # Each part apart from the next: state · name · readings.
+        assert "Device: connected, motor off · Fake massager (Test profile) · battery 80%" in text
         fake.publish(fake.status.with_(running=True, percent=40.0, force=2.5))
         await settle(pilot)
         text = flat(screen_text(app))
@@ -356,8 +390,8 @@ async def test_the_refresh_timer_only_reads_the_session(make: AppFactory, clock:
         await pilot.pause(0.3)
         assert player.session.elapsed() == 0.0 and digits(app) == "00:05"
         await clock.advance(2)
-        await pilot.pause(0.2)  # the timer, not the test, picks up the new time
-        assert digits(app) == "00:03"
+        # The timer, not the test, picks up the new time (whenever a busy machine runs it).
+        await wait_for(pilot, "the timer's refresh", lambda: digits(app) == "00:03")
 
 
 async def test_back_to_the_library_after_the_summary(make: AppFactory, clock: FakeClock) -> None:
@@ -369,3 +403,121 @@ async def test_back_to_the_library_after_the_summary(make: AppFactory, clock: Fa
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, LibraryScreen) and app.runtime is None
+
+
+# ---------------------------------------------------------------- what the Player says is true
+
+
+def footer(app: TProutineApp) -> str:
+    return flat(screen_text(app).splitlines()[-1])
+
+
+async def test_the_footer_names_what_space_and_s_do_now(make: AppFactory, clock: FakeClock) -> None:
+    fake = FakeController()
+    app = make(settings=QUIET, controller=fake)
+    async with app.run_test(size=(100, 30)) as pilot:
+        player = await start_desk(pilot)
+        assert "space Pause" in footer(app) and "s Motor off" in footer(app)
+        await pilot.press("space")
+        await settle(pilot)
+        assert "space Resume" in footer(app) and "Pause" not in footer(app)
+        await pilot.press("s")
+        await settle(pilot)
+        assert "s Motor on" in footer(app) and "Motor off" not in footer(app)
+        # escape only ever stops: with the motor already stopped it changes nothing.
+        await pilot.press("escape")
+        await settle(pilot)
+        assert player.session.device_halted and fake.calls == ["emergency_stop"]
+        await pilot.press("s", "space")
+        await settle(pilot)
+        assert not player.session.device_halted and player.session.state == "running"
+        assert "space Pause" in footer(app) and "s Motor off" in footer(app)
+
+
+async def test_notices_never_cover_the_device_panel(make: AppFactory, clock: FakeClock) -> None:
+    app = make(settings=QUIET, controller=FakeController())
+    for size in ((100, 30), (60, 20)):
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await open_and_start(pilot, "Desk neck reset")
+            await pilot.press("s")  # "Motor stopped. Press s to allow it again."
+            await pilot.press("plus")  # and a second notice
+            await settle(pilot)
+            toasts = await shown_toasts(pilot, 2)
+            panel = app.screen.query_one("#device").region
+            for toast in toasts:
+                assert toast.region.bottom <= panel.y, (toast.region, panel)
+            assert "Device: connected, motor off ·" in flat(screen_text(app))
+        app = make(settings=QUIET, controller=FakeController())
+
+
+async def test_the_intensity_scale_shows_only_on_device_steps(
+    make: AppFactory, clock: FakeClock
+) -> None:
+    app = make(settings=QUIET)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await open_and_start(pilot, "Calf massage")  # massage 40 s with the device, then a stretch
+        await pilot.press("plus")
+        await settle(pilot)
+        assert "Device 22% (your scale 110%)" in flat(screen_text(app))
+        await advance(pilot, clock, 41)
+        text = flat(screen_text(app))
+        assert "STRETCH" in text and "scale" not in text.split("Next:")[0]
+        await pilot.press("plus")  # said in a notice instead
+        await settle(pilot)
+        [toast] = await shown_toasts(pilot, 1)
+        assert "Device intensity 120% for the rest of the session" in str(toast.render())
+
+
+async def shown_toasts(pilot: Pilot[Any], count: int) -> list[Any]:
+    """The notices on screen, once ``count`` of them are (they mount after a refresh)."""
+    from textual.widgets._toast import Toast
+
+    for _ in range(40):
+        toasts = list(pilot.app.screen.query(Toast))
+        if len(toasts) >= count:
+            return toasts
+        await pilot.pause(0.05)
+    pytest.fail(f"expected {count} notices, saw {len(toasts)}")
+
+
+async def open_and_start(pilot: Pilot[Any], name: str) -> PlayerScreen:
+    """Open a routine and confirm the before-start modal, however many enters it takes."""
+    await open_routine(pilot, name)
+    for _ in range(6):
+        if isinstance(pilot.app.screen, PlayerScreen):
+            break
+        await pilot.press("enter")
+        await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, PlayerScreen)
+    return screen
+
+
+async def test_a_small_terminal_keeps_the_clock_the_progress_next_and_the_keys(
+    make: AppFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    long = " ".join(["Keep the pressure steady and breathe slowly into the tender spot."] * 6)
+    (tmp_path / "long.yaml").write_text(
+        "format: tproutine/1\nname: A routine with a rather long name for a small screen\n"
+        "get_ready: 0s\nsteps:\n"
+        f"  - hold: Upper trapezius with a long title as well\n    duration: 60s\n"
+        f"    area: top of the shoulder\n    tool: a ball against the wall\n    pressure: 5\n"
+        f"    instructions: {long}\n"
+        f"    cues:\n      - at: 0s\n        say: {long}\n"
+        "  - stretch: Neck side bend\n    duration: 30s\n"
+    )
+    app = make(settings=QUIET, controller=FakeController(), routine_dirs=((tmp_path, "yours"),))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_and_start(pilot, "A routine with a rather long name for a small screen")
+        await advance(pilot, clock, 5)
+        await pilot.press("space", "s")  # paused and stopped: the most there is to say
+        await settle(pilot)
+        text = screen_text(app)
+        lines = text.splitlines()
+        assert len(lines) == 20
+        assert "┏━┓" in text  # the countdown digits
+        assert "00:55 left" in text  # the step's progress
+        assert "Next: Stretch: Neck side bend · 30s" in text
+        assert "Motor stopped by you: off until you press s again." in text
+        assert "space Resume" in lines[-1] and "q End" in lines[-1]
+        assert "Device: connected" in text

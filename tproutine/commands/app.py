@@ -41,8 +41,11 @@ def _options(args: argparse.Namespace, files: tuple[Path, ...], **extra: Any) ->
     return AppOptions(**values)
 
 
-def _run(app: TProutineApp) -> int:
-    code = app.run()
+def _run(app: TProutineApp, **run: Any) -> int:
+    code = app.run(**run)
+    if app.return_code:
+        # An exception ended the app (Textual has shown it): never a success.
+        return app.return_code
     return int(code) if code is not None else EXIT_OK
 
 
@@ -54,6 +57,15 @@ def main(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {"demo": demo}
     if demo and getattr(args, "adapter", None) is None:
         extra["adapter"] = "sim"
+    if extra.get("adapter", getattr(args, "adapter", None)) == "sim":
+        from tproutine.devices.simcheck import simulator_missing
+
+        # A demo without its device is not the demo: one line and the fix, before
+        # any screen opens (not a notice that vanishes after a few seconds).
+        missing = simulator_missing()
+        if missing is not None:
+            print(f"tproutine demo: {missing}", file=sys.stderr)
+            return EXIT_FAIL
     files = tuple(Path(f) for f in getattr(args, "files", None) or ())
     # make_app reads the settings (mistakes in them are shown in the app) and builds
     # the device controller when a device is first used; the demo connects at once.

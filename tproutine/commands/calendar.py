@@ -28,7 +28,7 @@ def now() -> datetime:
 
 
 def _err(line: str) -> None:
-    print(line, file=sys.stderr)
+    print(one_line(line), file=sys.stderr)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ from tproutine.commands.common import (
     EXIT_FAIL,
     EXIT_OK,
     quiet_logging,
+    say,
     say_error,
 )
 from tproutine.devices.profile import DeviceProfile, load_profile_set
+from tproutine.safetext import one_line
 from tproutine.settings import Settings, SettingsError, load_settings
 
 _SOURCE_WIDTH = 44
@@ -66,6 +68,9 @@ def short_source(profile: DeviceProfile) -> str:
 
 
 def table(rows: list[list[str]]) -> list[str]:
+    """Aligned columns. A cell may come from the air (an advertised name) or from
+    someone's file: each is made one safe line before it is measured."""
+    rows = [[one_line(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -82,16 +87,22 @@ def profiles() -> int:
                 profile.id,
                 profile.name,
                 profile.kind,
-                profile.status,
+                profile.shown_status,
                 f"{low}-{high}",
                 short_source(profile),
             ]
         )
     for line in table(rows):
-        print(line)
+        say(line)
+    replacing = sorted(p.replaces for p in found.profiles.values() if p.replaces)
+    if any(p.own for p in found.profiles.values()):
+        say(
+            "yours: a profile of your own, not checked by tproutine"
+            + (f" (replacing the bundled {', '.join(replacing)})" if replacing else "")
+        )
     # A broken profile of the person's own is shown, never silently dropped.
     for problem in found.problems:
-        print(str(problem), file=sys.stderr)
+        print(str(problem), file=sys.stderr, flush=True)
     return EXIT_FAIL if found.errors else EXIT_OK
 
 
@@ -102,6 +113,13 @@ def _adapter(args: argparse.Namespace, settings: Settings) -> str:
     return str(getattr(args, "adapter", None) or settings.adapter)
 
 
+def _sim_hint(adapter: str) -> str:
+    """What to try when the machine's own Bluetooth failed: the virtual massager."""
+    if adapter != "system":
+        return ""
+    return "; to try tproutine without Bluetooth, add --adapter sim (the virtual massager)"
+
+
 def scan(args: argparse.Namespace) -> int:
     from tproutine.devices.scan import ScanError
     from tproutine.devices.scan import scan as run_scan
@@ -110,12 +128,12 @@ def scan(args: argparse.Namespace) -> int:
     try:
         found = asyncio.run(run_scan(adapter, args.timeout))
     except ScanError as exc:
-        _err(str(exc))
+        _err(str(exc) + _sim_hint(adapter))
         return EXIT_FAIL
     if not found:
-        print(f"No devices found in {args.timeout:g} s (adapter {adapter}).")
+        say(f"No devices found in {args.timeout:g} s (adapter {adapter}).")
         return EXIT_OK
-    rows = [["name", "address", "profile", "signal"]]
+    rows = [["name", "address", "profile", "signal", "why"]]
     for device in found:
         rows.append(
             [
@@ -123,10 +141,11 @@ def scan(args: argparse.Namespace) -> int:
                 device.address,
                 device.profile_id or "-",
                 f"{device.rssi} dBm" if device.rssi is not None else "-",
+                device.why or "-",
             ]
         )
     for line in table(rows):
-        print(line)
+        say(line)
     return EXIT_OK
 
 
@@ -166,30 +185,32 @@ async def _info(adapter: str, device: str | None, seconds: float, settings: Sett
         try:
             await controller.connect()
         except DeviceError as exc:
-            _err(str(exc))
+            _err(str(exc) + _sim_hint(adapter))
             return EXIT_FAIL
         status = controller.status
         profile = controller.profile
         firmware = await controller.read_firmware()
-        print(f"name      {status.name or '(no name)'}")
-        print(f"address   {status.address}")
+        # The name, the firmware and the state come from the device: say() shows any
+        # control character in them as a visible token.
+        say(f"name      {status.name or '(no name)'}")
+        say(f"address   {status.address}")
         if profile is not None:
-            print(f"profile   {profile.id} ({profile.name}, {profile.status})")
+            say(f"profile   {profile.id} ({profile.name}, {profile.shown_status})")
             low, high = profile.levels
             cap, max_on = profile.safety.max_level, profile.safety.max_on
-            print(f"levels    {low}-{high}, capped at {cap}")
-            print(f"max_on    the app stops the motor after {max_on:g} s of continuous running")
+            say(f"levels    {low}-{high}, capped at {cap}")
+            say(f"max_on    the app stops the motor after {max_on:g} s of continuous running")
         battery = f"{status.battery}%" if status.battery is not None else "not reported"
-        print(f"battery   {battery}")
-        print(f"firmware  {firmware or 'not readable'}")
-        print(f"live state for {seconds:g} s:")
+        say(f"battery   {battery}")
+        say(f"firmware  {firmware or 'not readable'}")
+        say(f"live state for {seconds:g} s:")
         started = time.monotonic()
         last, next_tick = "", 0.0
         while (elapsed := time.monotonic() - started) < seconds:
             state = _state_text(controller.status)
             # A line per change, and one a second otherwise, so it reads like a meter.
             if state != last or elapsed >= next_tick:
-                print(f"{elapsed:5.1f} s  {state}", flush=True)
+                say(f"{elapsed:5.1f} s  {state}")
                 last, next_tick = state, float(int(elapsed) + 1)
             await asyncio.sleep(min(0.1, max(seconds - elapsed, 0.0)))
         return EXIT_OK

@@ -9,7 +9,6 @@ Textual, bleak or Bumble.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tproutine.commands.common import EXIT_FAIL, EXIT_OK
 from tproutine.history.progress import Progress, plan_progress
-from tproutine.safetext import one_line
+from tproutine.safetext import dumps, one_line
 
 if TYPE_CHECKING:
     from tproutine.routine.model import Plan
@@ -79,10 +78,10 @@ def progress_of(planned: list[Planned], moment: datetime, previews: bool) -> lis
     from tproutine.history.store import HistoryStore
 
     out = []
-    with HistoryStore.open() as store:
+    with HistoryStore.open(reading=True) as store:
         store.mark_interrupted()
         for line in store.messages:
-            print(line, file=sys.stderr)
+            print(one_line(line), file=sys.stderr)
         for p in planned:
             rows = store.sessions(p.name, previews=previews)
             out.append(plan_progress(p.name, p.plan, rows, moment, previews=previews))
@@ -153,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
         out = []
         for p, found in zip(rows, planned, strict=True):
             out.append({**p.to_json(), "file": str(found.path), "adjusted": found.adjusted})
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        print(dumps(out, indent=2))
         return EXIT_OK
     if not any(p.done_this_week or p.plan_week for p in rows):
         print("No sessions of a planned routine yet: each one is due from its first day.")

@@ -8,12 +8,12 @@ listing never shows a session as running forever.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
 
 from tproutine.history.store import HistoryStore, SessionRow, utc_now
+from tproutine.safetext import dumps, one_line
 from tproutine.share import report
 from tproutine.suggest import suggest
 
@@ -33,7 +33,7 @@ def parse_since(text: str) -> date | datetime:
 
 
 def _err(message: str) -> None:
-    print(message, file=sys.stderr)
+    print(one_line(message), file=sys.stderr)
 
 
 def _nothing_found(store: HistoryStore, routine: str | None, since: object) -> str:
@@ -72,14 +72,15 @@ def main(args: argparse.Namespace) -> int:
 
     # A report counts real sessions only; the listing shows everything, previews marked.
     previews = not exporting or bool(getattr(args, "include_previews", False))
-    with HistoryStore.open() as store:
+    with HistoryStore.open(reading=True) as store:
         store.mark_interrupted()
         rows = store.sessions(routine=routine, since=since, previews=previews)
         left_out = 0 if previews else store.count() - store.count(previews=False)
         for message in store.messages:
             _err(message)
         if not store.readable:
-            _err("tproutine history: the history cannot be read")
+            if not store.messages:  # else they said why
+                _err("tproutine history: the history cannot be read")
             return EXIT_FAIL
         empty = "" if rows else _nothing_found(store, routine, since)
 
@@ -90,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
                 print("[]")
             return EXIT_OK
         if args.json:
-            print(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
+            print(dumps([r.to_json() for r in rows], indent=2))
         else:
             print(report.history_table(rows))
         return EXIT_OK

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tproutine.commands.common import print_problems
+from tproutine.commands.common import find_or_say, print_problems, say
 from tproutine.routine.durations import format_clock, format_duration
 from tproutine.routine.loader import load_routine
 from tproutine.routine.timeline import Segment, Timeline
-from tproutine.safetext import one_line
+from tproutine.safetext import dumps, one_line
 from tproutine.yamlsafe import LoadError
 
 if TYPE_CHECKING:
     from tproutine.routine.model import Plan
+
+CATALOGUE_MARK = b"tproutine-steps/"  # a step catalogue says so in its format
 
 
 def is_adjustment_file(raw: bytes, name: str) -> bool:
@@ -64,7 +66,7 @@ def validate_adjustment(name: str, raw: bytes, routines: list[str]) -> bool:
         return False
     target = _routine_named(adj.routine, routines)
     if target is None:
-        print(
+        say(
             f"{name}: ok as an adjustment; no routine named {adj.routine!r} in your library "
             f"or on this command line, so its steps were not checked "
             f"(`tproutine validate ROUTINE.yaml {name}` checks them)"
@@ -75,37 +77,46 @@ def validate_adjustment(name: str, raw: bytes, routines: list[str]) -> bool:
     except LoadError as err:
         print_problems(err)
         return False
-    print(f"{name}: ok (adjusts {adj.routine!r} in {target})")
+    say(f"{name}: ok (adjusts {adj.routine!r} in {target})")
     return True
 
 
 def validate(files: list[str]) -> int:
     from tproutine.routine.expand import expand
-    from tproutine.routine.loader import parse_routine, read_file
+    from tproutine.routine.loader import parse_routine
+    from tproutine.share.find import STDIN, STDIN_NAME, RoutineRef
 
     failed = False
     raws: dict[str, bytes] = {}
-    for name in files:
+    # Files only (and `-`): a routine being written is checked where it is.
+    refs = [RoutineRef(STDIN_NAME, None) if n == STDIN else RoutineRef(n, Path(n)) for n in files]
+    for ref in refs:
         try:
-            raws[name] = read_file(name)
+            raws[ref.shown] = ref.read()
         except LoadError as err:
             print_problems(err)
             failed = True
     adjustments = [n for n, raw in raws.items() if is_adjustment_file(raw, n)]
     routines = [n for n in raws if n not in adjustments]
-    for name in files:
+    for name in (ref.shown for ref in refs):
         if name not in raws:
             continue
         if name in adjustments:
             failed = not validate_adjustment(name, raws[name], routines) or failed
             continue
+        if CATALOGUE_MARK in raws[name]:
+            from tproutine.commands.steps import validate_catalogue
+
+            if (ok := validate_catalogue(name, raws[name])) is not None:
+                failed = not ok or failed
+                continue
         try:
             expand(parse_routine(raws[name], name))
         except LoadError as err:
             print_problems(err)
             failed = True
         else:
-            print(f"{name}: ok")
+            say(f"{name}: ok")
     return 1 if failed else 0
 
 
@@ -124,7 +135,8 @@ def render_table(timeline: Timeline) -> str:
     rows = [("start", "segment", "side", "rep", "time", "device")]
     for seg in timeline.segments:
         rep = f"{seg.rep}/{seg.reps}" if seg.rep is not None and seg.reps else ""
-        title = (
+        # One cell on one line: a title may hold a tab or a line break.
+        title = one_line(
             seg.title
             if seg.kind in ("rest", "switch", "get_ready")
             else f"{seg.kind.capitalize()} · {seg.title}"
@@ -146,7 +158,7 @@ def render_table(timeline: Timeline) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(
-        f"{timeline.name}: {len(timeline.segments)} segments, "
+        f"{one_line(timeline.name)}: {len(timeline.segments)} segments, "
         f"total {format_duration(timeline.total_s)} ({format_clock(timeline.total_s)})"
     )
     if timeline.plan is not None:
@@ -183,16 +195,29 @@ def show_json(timeline: Timeline) -> dict[str, Any]:
 
 
 def show(name: str, as_json: bool, adjust_file: str | None = None) -> int:
-    from tproutine.routine.adjust import timeline_for
+    from tproutine.routine.adjust import adjust, load_adjustment, timeline_for
 
+    ref = find_or_say(name, stdin=True)
+    if ref is None:
+        return 1
     try:
         # `show` is the routine as written unless an adjustment is asked for.
-        timeline = timeline_for(name, adjust_file=adjust_file, library=False)
+        if ref.path is not None:
+            timeline = timeline_for(ref.path, adjust_file=adjust_file, library=False)
+        else:
+            from tproutine.routine.expand import expand
+            from tproutine.routine.loader import parse_routine
+
+            loaded = parse_routine(ref.read(), ref.shown)
+            if adjust_file is None:
+                timeline = expand(loaded)
+            else:
+                timeline = adjust(loaded, load_adjustment(adjust_file))
     except LoadError as err:
         print_problems(err)
         return 1
     if as_json:
-        print(json.dumps(show_json(timeline), ensure_ascii=False))
+        print(dumps(show_json(timeline)))
     else:
         print(render_table(timeline))
     return 0

@@ -23,6 +23,8 @@ from tproutine.commands.common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    OneLineHandler,
+    find_or_say,
     print_problems,
     quiet_logging,
     say_error,
@@ -47,8 +49,8 @@ def _err(line: str) -> None:
     say_error(line)
 
 
-def _quiet_logging() -> None:
-    quiet_logging()
+def _quiet_logging() -> OneLineHandler:
+    return quiet_logging()
 
 
 def handle_key(session: Session, key: str) -> bool:
@@ -112,10 +114,23 @@ class KeyControl:
     restores the terminal; it runs on every way out (``finally``).
     """
 
-    def __init__(self, session: Session, fd: int, on_unknown: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        fd: int,
+        on_unknown: Callable[[str], None],
+        *,
+        say: Callable[[str], None] | None = None,
+        confirm_end: bool = False,
+    ) -> None:
         self.session = session
         self.fd = fd
         self._on_unknown = on_unknown
+        self._say = say or on_unknown
+        # With a device, `q` asks first, as the app does (the session paused meanwhile).
+        self._confirm_end = confirm_end
+        self._asking = False
+        self._paused_to_ask = False
         self._saved: list[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -151,8 +166,27 @@ class KeyControl:
                 self._loop.remove_reader(self.fd)
             return
         for key in split_keys(data.decode("utf-8", "replace")):
-            if not handle_key(self.session, key):
-                self._on_unknown(key)
+            self.key(key)
+
+    def key(self, key: str) -> None:
+        """One key: an answer to "End this session?", a session key, or an unknown one."""
+        session = self.session
+        if self._asking:
+            self._asking = False
+            if key in ("y", "Y", "\n", "\r"):
+                session.stop()
+            elif self._paused_to_ask:
+                session.resume()  # its "Resumed" line says so
+            else:
+                self._say("Going on, still paused (space to resume).")
+            return
+        if key in ("q", "Q") and self._confirm_end and session.state in ("running", "paused"):
+            self._paused_to_ask = session.pause()
+            self._asking = True
+            self._say("End this session? y or enter ends it; any other key goes on.")
+            return
+        if not handle_key(session, key):
+            self._on_unknown(key)
 
 
 def run_timeline(args: argparse.Namespace, report: Callable[[str], None]) -> Timeline:
@@ -226,7 +260,13 @@ async def _run_session(
     control: KeyControl | None = None
     try:
         if keys:
-            control = KeyControl(rt.session, sys.stdin.fileno(), lambda k: out(KEY_HELP))
+            control = KeyControl(
+                rt.session,
+                sys.stdin.fileno(),
+                lambda k: out(KEY_HELP),
+                say=out,
+                confirm_end=rt.device is not None,
+            )
             control.open()
             out(KEY_HELP)
         async with rt:
@@ -243,6 +283,11 @@ async def _run_session(
 
 
 def main(args: argparse.Namespace) -> int:
+    # A file, or a routine of the library by file stem or name (`run low-back`).
+    ref = find_or_say(args.file)
+    if ref is None:
+        return EXIT_FAIL
+    args.file = ref.shown
     if getattr(args, "plain", False):
         return run_plain(args)
     # The app: the routine is checked first, so a broken file is one line on the
@@ -258,7 +303,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run_plain(args: argparse.Namespace) -> int:
-    _quiet_logging()
+    errors = _quiet_logging()
+    before = errors.exceptions
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -272,7 +318,7 @@ def run_plain(args: argparse.Namespace) -> int:
     try:
         timeline = run_timeline(args, _err)
     except LoadError as exc:
-        print(str(exc), file=sys.stderr, flush=True)
+        print_problems(exc)
         return EXIT_FAIL
 
     interactive = sys.stdin.isatty()
@@ -288,10 +334,16 @@ def run_plain(args: argparse.Namespace) -> int:
             return EXIT_FAIL
 
     try:
-        return _run_plain(args, settings, timeline, interactive, stream, event_log)
+        code = _run_plain(args, settings, timeline, interactive, stream, event_log)
     finally:
         if event_log is not None:
             event_log.close()
+    if code == EXIT_OK and errors.exceptions > before:
+        # The session ran on (a routine must not stop for a broken listener), but
+        # something failed inside: that is never a success.
+        _err("the session ran to its end, but with internal errors (said above)")
+        return EXIT_FAIL
+    return code
 
 
 def _run_plain(
@@ -304,7 +356,7 @@ def _run_plain(
 ) -> int:
     def write(line: str) -> None:
         with contextlib.suppress(OSError, ValueError):
-            stream.write(line + "\n")
+            stream.write(one_line(line) + "\n")
             stream.flush()
 
     # Questions go where the person sees them, even when stdout is sent to a file.

@@ -12,16 +12,17 @@ import shlex
 import sys
 from pathlib import Path
 
-from tproutine.commands.common import print_problems
+from tproutine.commands.common import find_or_say, print_problems, say
 from tproutine.routine.expand import expand
-from tproutine.routine.loader import load_routine
+from tproutine.routine.loader import parse_routine
+from tproutine.safetext import one_line
 from tproutine.yamlsafe import LoadError
 
 EXIT_OK, EXIT_FAIL = 0, 1
 
 
 def _err(message: str) -> None:
-    print(message, file=sys.stderr)
+    print(one_line(message), file=sys.stderr)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -34,12 +35,16 @@ def _same_file(a: str, b: str) -> bool:
 def export(file: str, fmt: str, output: str | None) -> int:
     from tproutine.share.handout import html_handout, markdown_handout
 
+    ref = find_or_say(file, stdin=True)
+    if ref is None:
+        return EXIT_FAIL
     try:
-        loaded = load_routine(file)
+        loaded = parse_routine(ref.read(), ref.shown)
         timeline = expand(loaded)
     except LoadError as err:
         print_problems(err)
         return EXIT_FAIL
+    file = ref.shown
     render = html_handout if fmt == "html" else markdown_handout
     text = render(loaded, timeline)
     if output is None or output == "-":
@@ -61,27 +66,52 @@ def export(file: str, fmt: str, output: str | None) -> int:
     except OSError as exc:
         _err(f"{output}: cannot write the handout: {exc.strerror or exc}")
         return EXIT_FAIL
-    print(f"wrote {output}")
+    say(f"wrote {output}")
     return EXIT_OK
 
 
 def add(files: list[str], force: bool) -> int:
     from tproutine.commands.routines import is_adjustment_file
+    from tproutine.routine.catalogue import is_catalogue
     from tproutine.routine.loader import read_file
+    from tproutine.share.catalogues import add_catalogue
     from tproutine.share.library import AddError, add_adjustment, add_routine
 
     failed = False
+    raws: dict[str, bytes] = {}
     for file in files:
         try:
-            if is_adjustment_file(read_file(file), file):
+            raws[file] = read_file(file)
+        except LoadError:
+            raws[file] = b""  # add_routine reports why it cannot be read
+    # Step catalogues first: the routines given with them may use their steps.
+    catalogues = [f for f in files if is_catalogue(raws[f], f)]
+    for file in catalogues:
+        try:
+            done = add_catalogue(file, force=force)
+        except LoadError as err:
+            print_problems(err)
+            failed = True
+            continue
+        except AddError as err:
+            _err(str(err))
+            failed = True
+            continue
+        if done.outcome == "unchanged":
+            say(f"{file}: this step catalogue is already in your steps folder ({done.target})")
+        else:
+            say(f"{file}: {done.outcome} the step catalogue {done.name!r} ({done.target})")
+    for file in [f for f in files if f not in catalogues]:
+        try:
+            if is_adjustment_file(raws[file], file):
                 done = add_adjustment(file, force=force)
                 if done.outcome != "unchanged":
-                    print(
+                    say(
                         f"{file}: {done.outcome} an adjustment of {done.name!r} in your library "
                         f"({done.target}); it applies whenever that routine runs"
                     )
                 else:
-                    print(f"{file}: this adjustment is already in your library ({done.target})")
+                    say(f"{file}: this adjustment is already in your library ({done.target})")
                 continue
             done = add_routine(file, force=force)
         except LoadError as err:
@@ -93,15 +123,15 @@ def add(files: list[str], force: bool) -> int:
             failed = True
             continue
         if done.outcome == "added":
-            print(f"{file}: added {done.name!r} to your library ({done.target})")
+            say(f"{file}: added {done.name!r} to your library ({done.target})")
         elif done.outcome == "replaced":
-            print(f"{file}: replaced {done.target} with {done.name!r}")
+            say(f"{file}: replaced {done.target} with {done.name!r}")
         else:
-            print(f"{file}: {done.name!r} is already in your library, unchanged ({done.target})")
+            say(f"{file}: {done.name!r} is already in your library, unchanged ({done.target})")
     return EXIT_FAIL if failed else EXIT_OK
 
 
-def new(name: str, output: str | None) -> int:
+def new(name: str, output: str | None, steps: str | None = None) -> int:
     from tproutine.share.starter import clean_name, default_filename, starter_routine
 
     try:
@@ -110,7 +140,19 @@ def new(name: str, output: str | None) -> int:
         _err(str(exc))
         return EXIT_FAIL
     target = Path(output) if output else Path(default_filename(clean))
-    text = starter_routine(clean, str(target))
+    if steps is None:
+        text = starter_routine(clean, str(target))
+    else:
+        from tproutine.share.from_steps import build
+
+        try:
+            text = build(clean, str(target), steps)
+        except LoadError as err:
+            print_problems(err)
+            return EXIT_FAIL
+        except ValueError as exc:
+            _err(str(exc))
+            return EXIT_FAIL
     try:
         # "x": never overwrite a routine someone has been working on.
         with open(target, "x", encoding="utf-8", newline="\n") as out:
@@ -122,7 +164,7 @@ def new(name: str, output: str | None) -> int:
         _err(f"{target}: cannot write it: {exc.strerror or exc}")
         return EXIT_FAIL
     shown = shlex.quote(str(target))
-    print(f"wrote {target}: edit it, then check it with `tproutine validate {shown}`")
+    say(f"wrote {target}: edit it, then check it with `tproutine validate {shown}`")
     return EXIT_OK
 
 
@@ -131,4 +173,4 @@ def main(args: argparse.Namespace) -> int:
         return export(args.file, args.format, args.output)
     if args.command == "add":
         return add(args.files, args.force)
-    return new(args.name, args.output)
+    return new(args.name, args.output, args.steps)

@@ -19,6 +19,7 @@ from tproutine.commands.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     quiet_logging,
+    say,
     say_error,
 )
 from tproutine.devices.profile import DeviceProfile, load_profile_set
@@ -41,23 +42,50 @@ def _profile(profile_id: str) -> DeviceProfile | None:
     return profile
 
 
+_PROPERTIES = ("read", "write", "write-without-response", "notify", "indicate")
+
+
+def _characteristics(specs: list[str]) -> dict[str, list[str]] | None:
+    """``--char UUID=PROPS`` options as UUID → property names; None after saying what is wrong."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        uuid, sep, props = spec.partition("=")
+        names = [n.strip() for n in props.replace(",", "+").split("+") if n.strip()]
+        wrong = [n for n in names if n not in _PROPERTIES]
+        if not sep or not uuid.strip() or not names or wrong:
+            _err(
+                f"--char {spec!r}: expected UUID=PROPS, PROPS one or more of "
+                f"{', '.join(_PROPERTIES)} joined by + (like f000b000=read)"
+            )
+            return None
+        out[uuid.strip()] = names
+    return out
+
+
 def main(args: argparse.Namespace) -> int:
     _quiet_logging()
-    if not 0 <= args.port <= 65535:
-        _err(f"--port {args.port} is not a TCP port (0-65535; 0 picks a free one)")
-        return EXIT_FAIL
-    if args.auto_off < 0:
-        _err("--auto-off takes 0 (never) or more seconds")
-        return EXIT_FAIL
+    # --port, --auto-off and --drop-every were checked by the parser (exit 2).
     profile = _profile(args.profile)
     if profile is None:
         return EXIT_FAIL
-    try:
-        # Imported only now: Bumble is the simulator's, and costs about 0.4 s.
-        from tproutine.devices.sim.massager import MassagerLog
-    except ImportError as exc:
-        _err(f"the simulator needs the 'sim' extra (pip install 'tproutine[sim]'): {exc}")
+    if not 1 <= args.layout <= len(profile.gatt):
+        _err(
+            f"--layout {args.layout}: the profile {profile.id} has "
+            f"{len(profile.gatt)} GATT layout(s), 1 to {len(profile.gatt)}"
+        )
         return EXIT_FAIL
+    characteristics = _characteristics(args.char)
+    if characteristics is None:
+        return EXIT_FAIL
+    from tproutine.devices.simcheck import simulator_missing
+
+    missing = simulator_missing()
+    if missing is not None:
+        _err(missing)
+        return EXIT_FAIL
+    # Imported only now: Bumble is the simulator's, and costs about 0.4 s.
+    from tproutine.devices.sim.massager import MassagerLog
+
     log: MassagerLog | None = None
     if args.log:
         try:
@@ -66,20 +94,34 @@ def main(args: argparse.Namespace) -> int:
             _err(f"cannot write the log {args.log}: {exc.strerror or exc}")
             return EXIT_FAIL
     try:
-        return asyncio.run(_serve(args, profile, log))
+        return asyncio.run(_serve(args, profile, log, characteristics))
     finally:
         if log is not None:
             log.close()
 
 
-async def _serve(args: argparse.Namespace, profile: DeviceProfile, log: object) -> int:
+async def _serve(
+    args: argparse.Namespace,
+    profile: DeviceProfile,
+    log: object,
+    characteristics: dict[str, list[str]],
+) -> int:
     from tproutine.devices.sim.massager import MassagerLog, VirtualMassager
     from tproutine.devices.sim.server import serve
 
     assert log is None or isinstance(log, MassagerLog)
 
     def make_device() -> VirtualMassager:
-        return VirtualMassager(profile, auto_off=args.auto_off, garbage=args.garbage, log=log)
+        return VirtualMassager(
+            profile,
+            name=args.name,
+            firmware=args.firmware,
+            auto_off=args.auto_off,
+            garbage=args.garbage,
+            log=log,
+            layout=args.layout - 1,
+            characteristics=characteristics,
+        )
 
     try:
         name = make_device().config.name  # a profile the simulator cannot present fails here
@@ -105,10 +147,9 @@ async def _serve(args: argparse.Namespace, profile: DeviceProfile, log: object) 
             loop.add_signal_handler(sig, on_signal, int(sig))
             handled.append(sig)
     try:
-        print(
+        say(
             f'tproutine sim: virtual massager "{name}" ({profile.id}) '
-            f"listening on 127.0.0.1:{server.port}",
-            flush=True,
+            f"listening on 127.0.0.1:{server.port}"
         )
         await stop.wait()
     finally:

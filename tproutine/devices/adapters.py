@@ -175,15 +175,16 @@ async def _close_quietly(backends: Backends) -> None:
 
 
 async def _open_bumble(spec: AdapterSpec, profile_id: str | None) -> Backends:
-    try:
-        # Imported only now: Bumble costs about 0.4 s and is an optional extra.
-        from tproutine.devices.sim import backend as backend_bumble
-        from tproutine.devices.sim.massager import VirtualMassager
-    except ImportError as exc:
-        raise AdapterError(
-            f"the virtual massager needs the 'sim' extra (pip install 'tproutine[sim]'): {exc}"
-        ) from None
+    from tproutine.devices.simcheck import simulator_missing
+
+    missing = simulator_missing()
+    if missing is not None:
+        raise AdapterError(missing)
+    # Imported only now: Bumble costs about 0.4 s.
     from bleak.exc import BleakError
+
+    from tproutine.devices.sim import backend as backend_bumble
+    from tproutine.devices.sim.massager import VirtualMassager
 
     try:
         if spec.kind == "sim":
@@ -192,7 +193,7 @@ async def _open_bumble(spec: AdapterSpec, profile_id: str | None) -> Backends:
         else:
             native = await backend_bumble.open_adapter(spec.text)
     except (BleakError, OSError, TimeoutError, ValueError) as exc:
-        raise AdapterError(str(exc) or type(exc).__name__) from None
+        raise AdapterError(error_text(exc)) from None
     return Backends(
         spec,
         scanner=native.scanner_backend,
@@ -202,9 +203,16 @@ async def _open_bumble(spec: AdapterSpec, profile_id: str | None) -> Backends:
     )
 
 
+def error_text(exc: BaseException) -> str:
+    """An exception's message: bleak's ``BleakBluetoothNotAvailableError(message, reason)``
+    would otherwise print as a Python tuple."""
+    first = exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else None
+    return (first or str(exc)).strip() or type(exc).__name__
+
+
 def describe_bluetooth_error(exc: BaseException) -> str:
     """One line for a failure of bleak's platform stack (no adapter, no BlueZ, off)."""
-    text = str(exc).strip()
+    text = error_text(exc)
     if isinstance(exc, FileNotFoundError):
         # BlueZ's D-Bus socket is missing: no Bluetooth service on this machine.
         return "no Bluetooth adapter found on this machine (the Bluetooth service is not running)"

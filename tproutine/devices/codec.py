@@ -290,8 +290,9 @@ def _reading(values: dict[str, int]) -> Reading:
 def decode_notification(profile: DeviceProfile, data: bytes) -> Reading | None:
     """What a notification from the device says, or None when it is not understood.
 
-    Tries the profile's state template, then its vendor battery reply (a
-    Lovense ``85;`` gives ``Reading(battery=85)``). Garbage, a wrong length, a
+    Tries the profile's state template, then its vendor battery reply in
+    every form (a Lovense ``85;``, or ``s85;`` while it runs, gives
+    ``Reading(battery=85)``). Garbage, a wrong length, a
     bad checksum or a value out of range give None; this never raises.
     """
     state = profile.reads.state
@@ -301,16 +302,17 @@ def decode_notification(profile: DeviceProfile, data: bytes) -> Reading | None:
             return _reading(values)
     battery = _vendor(profile.reads.battery)
     if battery is not None:
-        values = battery.reply.decode(data)
-        if values is not None:
-            return _reading(values)
+        for reply in battery.replies:
+            values = reply.decode(data)
+            if values is not None:
+                return _reading(values)
     return None
 
 
 def decode_firmware(profile: DeviceProfile, data: bytes) -> str | None:
     """A vendor firmware reply as upper-case hex (``"BB 12 20 ..."``), or None if it is not one."""
     read = _vendor(profile.reads.firmware)
-    if read is None or read.reply.decode(data) is None:
+    if read is None or all(r.decode(data) is None for r in read.replies):
         return None
     return data.hex(" ").upper()
 
@@ -341,23 +343,31 @@ def encode_state(profile: DeviceProfile, reading: Reading) -> bytes:
     return state.encode(_reading_values(state, reading))
 
 
-def encode_battery_reply(profile: DeviceProfile, battery: int) -> bytes:
+def _reply_for(read: VendorRead, running: bool) -> Template:
+    if running and read.reply_while_running is not None:
+        return read.reply_while_running
+    return read.reply
+
+
+def encode_battery_reply(profile: DeviceProfile, battery: int, *, running: bool = False) -> bytes:
     """The vendor battery reply for ``battery`` percent (for the simulator).
 
-    Raises ValueError when the profile has no vendor battery query.
+    ``running``: the motor runs, so the reply takes its ``reply_while_running``
+    form where the profile has one. Raises ValueError when the profile has no
+    vendor battery query.
     """
     read = _vendor(profile.reads.battery)
     if read is None:
         raise ValueError(f"the profile {profile.id} has no vendor battery reply")
-    return read.reply.encode({"battery": battery})
+    return _reply_for(read, running).encode({"battery": battery})
 
 
-def encode_firmware_reply(profile: DeviceProfile) -> bytes:
+def encode_firmware_reply(profile: DeviceProfile, *, running: bool = False) -> bytes:
     """A minimal vendor firmware reply (wildcards as zero bytes), for the simulator."""
     read = _vendor(profile.reads.firmware)
     if read is None:
         raise ValueError(f"the profile {profile.id} has no vendor firmware reply")
-    return read.reply.encode({})
+    return _reply_for(read, running).encode({})
 
 
 # --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING
 
 from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
@@ -25,12 +26,14 @@ from tproutine.devices.controller_base import (
     BACKOFF_MAX,
     DISCONNECT_TIMEOUT,
     FINAL_RECONNECT_TIMEOUT,
+    WRITE_TIMEOUT,
     ControllerBase,
     DeviceError,
     Link,
     is_address,
     why,
 )
+from tproutine.devices.matching import Fit
 from tproutine.devices.profile import (
     BATTERY_LEVEL,
     FIRMWARE_REVISION,
@@ -42,6 +45,10 @@ if TYPE_CHECKING:
     pass
 
 log = logging.getLogger(__name__)
+
+
+def _can_notify(char: BleakGATTCharacteristic) -> bool:
+    return bool({"notify", "indicate"} & set(char.properties))
 
 
 def _scan_failure(exc: BaseException, backends: Backends) -> str:
@@ -152,8 +159,10 @@ class Connection(ControllerBase):
         else:
             address, name = None, target
         loop = asyncio.get_running_loop()
-        found: asyncio.Future[tuple[BLEDevice, AdvertisementData, DeviceProfile | None]]
+        found: asyncio.Future[tuple[BLEDevice, AdvertisementData, Fit | None]]
         found = loop.create_future()
+        auto = address is None and name is None
+        passed_by: dict[str, str] = {}  # devices auto would not take, and why
 
         def seen(device: BLEDevice, adv: AdvertisementData) -> None:
             if found.done():
@@ -163,10 +172,13 @@ class Connection(ControllerBase):
                 return
             if name is not None and (local or "").casefold() != name.casefold():
                 return
-            profile = wanted_profile or self._profile_for(local, adv)
-            if profile is None and address is None and name is None:
-                return  # auto: only devices a profile knows
-            found.set_result((device, adv, profile))
+            fit = self._fit_for(local, adv)
+            if auto and (fit is None or not fit.auto):
+                # auto: only a massager a profile knows on more than a bare common word.
+                if fit is not None:
+                    passed_by[local or device.address] = fit.why
+                return
+            found.set_result((device, adv, fit))
 
         scanner = BleakScanner(seen, backend=backends.scanner)
         try:
@@ -174,20 +186,28 @@ class Connection(ControllerBase):
         except Exception as exc:
             raise DeviceError(_scan_failure(exc, backends)) from None
         try:
-            device, adv, profile = await asyncio.wait_for(found, timeout)
+            device, adv, fit = await asyncio.wait_for(found, timeout)
         except TimeoutError:
             what = (
                 "no device that a profile knows was"
-                if address is None and name is None
+                if auto
                 else f"{target if isinstance(target, str) else target.address!r} was not"
             )
+            skipped = "; ".join(f"{n}: {w}" for n, w in sorted(passed_by.items())[:3])
             raise DeviceError(
                 f"{what} found within {timeout:g} s on {backends.description}"
+                + (f" (passed by {skipped}; choose one with --device NAME)" if skipped else "")
             ) from None
         finally:
             with contextlib.suppress(Exception):
                 await scanner.stop()
         local = adv.local_name or device.name
+        if fit is not None and not fit.massager:
+            raise DeviceError(
+                f"{local or device.address} is not a massager ({fit.profile.id} says so): "
+                "tproutine never drives it"
+            )
+        profile = wanted_profile or (fit.profile if fit is not None else None)
         if profile is None:
             raise DeviceError(
                 f"{local or device.address} is not a device any profile knows "
@@ -254,6 +274,11 @@ class Connection(ControllerBase):
         if write_char is None:
             raise DeviceError(f"{found.name or found.address} has no characteristic {gatt.write}")
         notify_char = services.get_characteristic(gatt.notify) if gatt.notify else None
+        if notify_char is not None and not _can_notify(notify_char):
+            # Sources disagree with devices (We-Vibe's f000b000 is read-only):
+            # subscribing would fail the whole set-up, for nothing to hear.
+            log.info("%s does not notify or indicate: not listening there", notify_char.uuid)
+            notify_char = None
         battery_char = services.get_characteristic(BATTERY_LEVEL)
         firmware_char = services.get_characteristic(FIRMWARE_REVISION)
         return Link(client, found, gatt, write_char, notify_char, battery_char, firmware_char)
@@ -263,16 +288,10 @@ class Connection(ControllerBase):
         client = link.client
         if link.notify_char is not None:
             await client.start_notify(link.notify_char, self._on_notify)
-        if profile.reads.battery == "standard" and link.battery_char is not None:
-            with contextlib.suppress(Exception):
-                battery = decode_battery_level(
-                    bytes(await client.read_gatt_char(link.battery_char))
-                )
-                if battery is not None:
-                    self._publish(battery=battery)
-            if "notify" in link.battery_char.properties:
-                with contextlib.suppress(Exception):
-                    await client.start_notify(link.battery_char, self._on_battery)
+        # The standard Battery Service: where the profile says so, and where it
+        # says nothing about the battery and the device has the service.
+        if profile.reads.battery in ("standard", None) and link.battery_char is not None:
+            await self._read_standard_battery(client, link.battery_char)
         for data in encode_init(profile):
             if not await self._write(data, "the init command"):
                 raise DeviceError("the device refused its init command")
@@ -280,6 +299,19 @@ class Connection(ControllerBase):
         if query is not None:
             # The answer comes back as a notification, read by _on_notify.
             await self._write(query, "the battery query")
+
+    async def _read_standard_battery(
+        self, client: BleakClient, char: BleakGATTCharacteristic
+    ) -> None:
+        with contextlib.suppress(Exception):
+            # Bounded: a read that needs pairing must not hold up the session.
+            raw = await asyncio.wait_for(client.read_gatt_char(char), WRITE_TIMEOUT)
+            battery = decode_battery_level(bytes(raw))
+            if battery is not None:
+                self._publish(battery=battery)
+        if _can_notify(char):
+            with contextlib.suppress(Exception):
+                await client.start_notify(char, self._on_battery)
 
     async def read_firmware(self, timeout: float = 2.0) -> str | None:
         """The firmware version where the device tells it (standard 0x2A26 or a vendor query)."""

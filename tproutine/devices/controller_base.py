@@ -26,11 +26,11 @@ from bleak.backends.scanner import AdvertisementData
 
 from tproutine.devices import adapters
 from tproutine.devices.adapters import AdapterSpec, Backends
+from tproutine.devices.matching import Fit, match_device
 from tproutine.devices.profile import (
     DeviceProfile,
     Gatt,
     load_profiles,
-    match_advertisement,
 )
 from tproutine.devices.status import DeviceStatus, FoundDevice, StatusListener
 
@@ -302,10 +302,11 @@ class ControllerBase:
             self._profiles = load_profiles()
         return self._profiles
 
-    def _profile_for(self, name: str | None, adv: AdvertisementData | None) -> DeviceProfile | None:
+    def _fit_for(self, name: str | None, adv: AdvertisementData | None) -> Fit | None:
+        """How the advertisement fits the known profiles (see ``devices.matching``)."""
         services = adv.service_uuids if adv is not None else []
         companies = adv.manufacturer_data.keys() if adv is not None else []
-        return match_advertisement(self.profiles, name, services, companies)
+        return match_device(self.profiles, name, services, companies)
 
     def _session_t(self) -> float | None:
         session = self._session

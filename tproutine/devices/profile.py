@@ -18,8 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -57,6 +56,10 @@ STATUSES: tuple[Status, ...] = ("reference", "verified", "community")
 
 _ID = re.compile(r"[a-z0-9-]+")
 _MAX_LEVEL = 0xFFFF  # levels travel as 16-bit numbers at most
+#: The longest ``safety.max_on``: clinicians hold a massage on one spot for
+#: seconds to a few minutes, and a motor left running on the body for half an
+#: hour is a fault, not a routine.
+MAX_ON_CEILING = 30 * 60
 
 # ------------------------------------------------------------------------
 # UUIDs
@@ -102,7 +105,8 @@ def uuid_matches(pattern: str, uuid: str) -> bool:
     )
 
 
-def _try_uuid(text: object) -> str | None:
+def try_uuid(text: object) -> str | None:
+    """``text`` as a normalised UUID, or None when it is not one (advertisements are untrusted)."""
     if not isinstance(text, str):
         return None
     try:
@@ -136,7 +140,7 @@ class Gatt:
 
     def resolve(self, service_uuid: str) -> Gatt | None:
         """This block for a discovered service: wildcards filled in, or None if it does not fit."""
-        found = _try_uuid(service_uuid)
+        found = try_uuid(service_uuid)
         if found is None or not uuid_matches(self.service, found):
             return None
 
@@ -153,22 +157,20 @@ class Gatt:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """How a scan recognises the device: any one criterion that hits is a match."""
+    """How a scan recognises the device (the rules are in :mod:`tproutine.devices.matching`).
+
+    ``names`` and ``services`` given together are both required: the name must
+    fit, and a device that advertises a vendor service must advertise one of
+    these. ``not_names`` and ``not_services`` pick out devices the names also
+    catch that are not massagers (Lovense's sex machines and strokers): the
+    app names them in a scan and never connects to them.
+    """
 
     names: tuple[str, ...] = ()  # glob patterns, case-sensitive like the names themselves
     services: tuple[str, ...] = ()  # normalised UUIDs (patterns allowed)
     company_id: int | None = None
-
-    def score(self, name: str | None, services: Sequence[str], company_ids: Iterable[int]) -> int:
-        """0 for no match; higher for stronger evidence (a name beats a service beats a company)."""
-        points = 0
-        if name and any(fnmatchcase(name, g) for g in self.names):
-            points += 4
-        if any(uuid_matches(p, s) for p in self.services for s in services):
-            points += 2
-        if self.company_id is not None and self.company_id in set(company_ids):
-            points += 1
-        return points
+    not_names: tuple[str, ...] = ()
+    not_services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,11 +197,20 @@ class VendorRead:
     """A value read by writing ``query`` and waiting for a notification matching ``reply``.
 
     ``write_response`` overrides the gatt block's choice for the query (None: the same).
+    ``reply_while_running`` is the answer's other form, sent while the motor
+    runs (a Lovense answers ``s85;`` instead of ``85;``); either is accepted.
     """
 
     query: Template
     reply: Template
     write_response: bool | None = None
+    reply_while_running: Template | None = None
+
+    @property
+    def replies(self) -> tuple[Template, ...]:
+        """Every form the answer can take."""
+        extra = () if self.reply_while_running is None else (self.reply_while_running,)
+        return (self.reply, *extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +251,13 @@ class DeviceProfile:
     safety: Safety
     models: tuple[str, ...] = ()
     file: str = ""
+    replaces: str | None = None  # the bundled profile this one of the person's own replaces
+    own: bool = False  # the person's own (not bundled): never shown as verified
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show people: ``yours`` for a profile of their own, whatever it claims."""
+        return "yours" if self.own else self.status
 
     @property
     def highest_level(self) -> int:
@@ -248,7 +266,7 @@ class DeviceProfile:
 
     def gatt_for(self, services: Iterable[str]) -> Gatt | None:
         """The first gatt block whose service is among the discovered ``services``, resolved."""
-        found = [s for s in (_try_uuid(x) for x in services) if s is not None]
+        found = [s for s in (try_uuid(x) for x in services) if s is not None]
         for block in self.gatt:
             for uuid in found:
                 resolved = block.resolve(uuid)
@@ -389,7 +407,7 @@ class _Checker:
 
 _TOP_KEYS = (
     "format", "id", "name", "kind", "status", "source", "match", "gatt",
-    "levels", "commands", "reads", "safety", "models",
+    "levels", "commands", "reads", "safety", "models", "replaces",
 )  # fmt: skip
 _TOP_REQUIRED = (
     "format", "id", "name", "kind", "status", "source", "match", "gatt",
@@ -438,6 +456,9 @@ def _check_profile(doc: Document) -> DeviceProfile:
     status = c.choice(top["status"], ("status",), STATUSES) if "status" in top else None
     source = c.text(top["source"], ("source",)) if "source" in top else None
     models = c.strings(top["models"], ("models",), "model names") if "models" in top else []
+    replaces = c.text(top["replaces"], ("replaces",)) if "replaces" in top else None
+    if replaces is not None and not _ID.fullmatch(replaces):
+        c.error(("replaces",), f"{replaces!r} is not a profile id (lowercase letters, digits, -)")
 
     levels = _levels(c, top["levels"]) if "levels" in top else None
     # Templates are checked even when the levels are broken, against a stand-in
@@ -469,6 +490,9 @@ def _check_profile(doc: Document) -> DeviceProfile:
                     "'notify' (the characteristic the device notifies on)",
                 )
 
+    if commands is not None and reads is not None:
+        _check_stop(c, commands, reads)
+
     if c.problems:
         raise LoadError(sorted(c.problems, key=lambda p: (p.line, p.col)))
     if not (pid and name and kind and status and source and match and gatt and levels) or not (
@@ -491,7 +515,37 @@ def _check_profile(doc: Document) -> DeviceProfile:
         safety=safety,
         models=tuple(models),
         file=doc.file,
+        replaces=replaces,
     )
+
+
+def _check_stop(c: _Checker, commands: Commands, reads: Reads) -> None:
+    """A stop must not read, under the profile's own templates, as a running motor.
+
+    A profile whose stop is its set command at some level (or looks like a
+    state saying "running") would have the app report "stopped" at every stop
+    while the motor runs.
+    """
+    stop = commands.stop.encode({})
+    candidates = [("the set command", commands.set)]
+    if commands.keepalive is not None and commands.keepalive.send is not None:
+        candidates.append(("the keepalive", commands.keepalive.send))
+    if reads.state is not None:
+        candidates.append(("a state notification", reads.state))
+    for what, template in candidates:
+        values = template.decode(stop)
+        if values is None:
+            continue
+        level = values.get("level", 0)
+        running = values.get("on", values.get("running", 0)) == 1
+        if level > 0 or running:
+            said = f"level {level}" if level > 0 else "running"
+            c.error(
+                ("commands", "stop"),
+                f"these bytes read as {what} at {said}: a stop must turn the motor off "
+                "(use the device's own off command, or the set command at level 0)",
+            )
+            return
 
 
 def _levels(c: _Checker, value: object) -> tuple[int, int] | None:
@@ -520,17 +574,19 @@ def _levels(c: _Checker, value: object) -> tuple[int, int] | None:
     return (low, high)
 
 
-_MATCH_KEYS = {"names", "services", "company_id"}
+_MATCH_KEYS = ("names", "services", "company_id", "not_massagers")
+
+
+def _uuid_list(c: _Checker, value: object, path: Path_) -> list[str] | None:
+    if not isinstance(value, list):
+        c.error(path, f"expected a list of UUIDs, got {_describe(value)}")
+        return None
+    out = [c.uuid(item, (*path, i), wildcards=True) for i, item in enumerate(value)]
+    return [u for u in out if u is not None] if all(u is not None for u in out) else None
 
 
 def _match(c: _Checker, value: object) -> Match | None:
-    m = c.mapping(
-        value,
-        ("match",),
-        known=("names", "services", "company_id"),
-        required=(),
-        hints={},
-    )
+    m = c.mapping(value, ("match",), known=_MATCH_KEYS, required=(), hints={})
     if m is None:
         return None
     ok = True
@@ -542,27 +598,39 @@ def _match(c: _Checker, value: object) -> Match | None:
         ok = ok and got is not None
         names = got or []
     if "services" in m:
-        if not isinstance(m["services"], list):
-            c.error(
-                ("match", "services"), f"expected a list of UUIDs, got {_describe(m['services'])}"
-            )
-            ok = False
-        else:
-            for i, item in enumerate(m["services"]):
-                u = c.uuid(item, ("match", "services", i), wildcards=True)
-                ok = ok and u is not None
-                if u is not None:
-                    services.append(u)
+        found = _uuid_list(c, m["services"], ("match", "services"))
+        ok = ok and found is not None
+        services = found or []
     if "company_id" in m:
         company = c.integer(
             m["company_id"], ("match", "company_id"), 0, 0xFFFF, "a Bluetooth company id"
         )
         ok = ok and company is not None
+    not_names: list[str] = []
+    not_services: list[str] = []
+    if "not_massagers" in m:
+        path: Path_ = ("match", "not_massagers")
+        n = c.mapping(m["not_massagers"], path, known=("names", "services"), required=(), hints={})
+        ok = ok and n is not None
+        if n is not None:
+            if "names" in n:
+                got = c.strings(n["names"], (*path, "names"), 'name patterns like "LVS-F[0-9]*"')
+                ok = ok and got is not None
+                not_names = got or []
+            if "services" in n:
+                found = _uuid_list(c, n["services"], (*path, "services"))
+                ok = ok and found is not None
+                not_services = found or []
+            if ok and not not_names and not not_services and set(n) <= {"names", "services"}:
+                c.error(path, "give names or services of the devices that are not massagers")
+                ok = False
     # With a misspelt key the unknown-key message already says what is wrong.
-    if ok and not names and not services and company is None and set(m) <= _MATCH_KEYS:
+    if ok and not names and not services and company is None and set(m) <= set(_MATCH_KEYS):
         c.error(("match",), "give at least one of names, services or company_id")
         ok = False
-    return Match(tuple(names), tuple(services), company) if ok else None
+    if not ok:
+        return None
+    return Match(tuple(names), tuple(services), company, tuple(not_names), tuple(not_services))
 
 
 def _gatt_blocks(c: _Checker, value: object) -> tuple[Gatt, ...] | None:
@@ -703,26 +771,34 @@ def _vendor_read(
     m = c.mapping(
         value,
         path,
-        known=("query", "reply", "write_response"),
+        known=("query", "reply", "reply_while_running", "write_response"),
         required=("query", "reply"),
         hints={"query": "the template to write", "reply": "the template of the answer"},
     )
     assert m is not None
     query = c.template(m["query"], (*path, "query"), fields={}) if "query" in m else None
-    reply = (
-        c.template(m["reply"], (*path, "reply"), fields=reply_fields, wildcards=True)
-        if "reply" in m
-        else None
-    )
-    if reply is not None and needs is not None and needs not in reply.fields:
-        c.error((*path, "reply"), f"the reply must carry {{{needs}}}")
-        reply = None
+    replies: dict[str, Template | None] = {}
+    for key in ("reply", "reply_while_running"):
+        if key not in m:
+            continue
+        reply = c.template(m[key], (*path, key), fields=reply_fields, wildcards=True)
+        if reply is not None and needs is not None and needs not in reply.fields:
+            c.error((*path, key), f"the reply must carry {{{needs}}}")
+            reply = None
+        replies[key] = reply
     response = (
         c.boolean(m["write_response"], (*path, "write_response")) if "write_response" in m else None
     )
-    if query is None or reply is None or ("write_response" in m and response is None):
+    if (
+        query is None
+        or any(r is None for r in replies.values())
+        or "reply" not in replies
+        or ("write_response" in m and response is None)
+    ):
         return None
-    return VendorRead(query, reply, response)
+    reply_main = replies["reply"]
+    assert reply_main is not None
+    return VendorRead(query, reply_main, response, replies.get("reply_while_running"))
 
 
 def _reads(c: _Checker, value: object, level_top: int) -> Reads | None:
@@ -777,6 +853,13 @@ def _safety(c: _Checker, value: object, levels: tuple[int, int] | None) -> Safet
         if "max_on" in m
         else None
     )
+    if max_on is not None and max_on > MAX_ON_CEILING:
+        c.error(
+            (*path, "max_on"),
+            f"{max_on:g} seconds is above the ceiling of {MAX_ON_CEILING} (30 minutes): "
+            "the app stops a motor that has run this long without a break",
+        )
+        max_on = None
     max_level: int | None = levels[1] if levels else None
     if "max_level" in m:
         top = levels[1] if levels else _MAX_LEVEL
@@ -839,15 +922,41 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+def _replacing_problem(
+    profile: DeviceProfile, *, own: bool, bundled: set[str]
+) -> tuple[Path_, str] | None:
+    """Why a profile may not take its place: a bundled id reused without ``replaces``."""
+    if not own:
+        if profile.replaces is not None:
+            return (("replaces",), "only a profile of your own replaces a bundled one")
+        return None
+    if profile.replaces is not None and profile.replaces not in bundled:
+        known = ", ".join(sorted(bundled))
+        return (
+            ("replaces",),
+            f"there is no bundled profile {profile.replaces!r} to replace (bundled: {known})",
+        )
+    if profile.id in bundled and profile.replaces != profile.id:
+        return (
+            ("id",),
+            f"{profile.id!r} is a bundled profile's id: to use yours instead, add "
+            f"'replaces: {profile.id}'; or give yours another id",
+        )
+    return None
+
+
 def load_profile_set(
     extra_dirs: Iterable[str | Path] | None = None, *, user: bool = True
 ) -> ProfileSet:
     """Every profile: bundled, then the person's own (``user``), then ``extra_dirs``.
 
-    A later folder's profile replaces an earlier one with the same ``id``, so
-    the person's own profile wins over the bundled one. Within one folder an
-    ``id`` must be unique (the first file by name keeps it). Broken files are
-    reported in ``errors`` and skipped; they never stop the others.
+    A profile of the person's own replaces a bundled one only when it says so
+    (``replaces: ID``); reusing a bundled id without it is an error, so
+    nothing is replaced by accident. A later folder's profile replaces an
+    earlier one of the person's own with the same ``id``. Within one folder an
+    ``id`` must be unique (the first file by name keeps it). Profiles from any
+    folder but the bundled one are marked ``own``. Broken files are reported
+    in ``errors`` and skipped; they never stop the others.
     """
     folders = [paths.bundled_devices_dir()]
     if user:
@@ -855,11 +964,16 @@ def load_profile_set(
     folders.extend(Path(d) for d in extra_dirs or ())
     profiles: dict[str, DeviceProfile] = {}
     errors: list[LoadError] = []
-    for folder in folders:
+    bundled: set[str] = set()
+    for index, folder in enumerate(folders):
+        own = index > 0
         seen: dict[str, str] = {}
         for file in _files(folder):
             try:
                 profile, doc = _parse(_read(file), str(file))
+                problem = _replacing_problem(profile, own=own, bundled=bundled)
+                if problem is not None:
+                    raise LoadError([doc.problem(*problem)])
             except LoadError as exc:
                 errors.append(exc)
                 continue
@@ -877,14 +991,14 @@ def load_profile_set(
                 )
                 continue
             seen[profile.id] = file.name
-            if profile.id in profiles:
-                log.debug(
-                    "%s replaces the profile %s from %s",
-                    file,
-                    profile.id,
-                    profiles[profile.id].file,
-                )
+            if own:
+                profile = replace(profile, own=True)
+                if profile.replaces is not None:
+                    log.debug("%s replaces the bundled profile %s", file, profile.replaces)
+                    profiles.pop(profile.replaces, None)
             profiles[profile.id] = profile
+        if not own:
+            bundled = set(profiles)
     return ProfileSet(profiles, tuple(errors))
 
 
@@ -897,35 +1011,3 @@ def load_profiles(extra_dirs: Iterable[str | Path] | None = None) -> dict[str, D
     for problem in found.problems:
         log.warning("device profile not loaded: %s", problem)
     return found.profiles
-
-
-_STATUS_RANK = {"verified": 0, "reference": 1, "community": 2}
-
-
-def match_advertisement(
-    profiles: Mapping[str, DeviceProfile] | Iterable[DeviceProfile],
-    name: str | None,
-    service_uuids: Iterable[str],
-    manufacturer_ids: Iterable[int],
-) -> DeviceProfile | None:
-    """The profile that best fits an advertisement, or None.
-
-    A profile matches when its name glob fits the advertised name, one of its
-    services is advertised (UUIDs in any form; unreadable ones are ignored), or
-    its company id is among the manufacturer data's. With several matches the
-    strongest evidence wins (name, then service, then company), then the
-    better-checked status (verified, reference, community), then the id.
-    """
-    items = profiles.values() if isinstance(profiles, Mapping) else profiles
-    services = [s for s in (_try_uuid(u) for u in service_uuids) if s is not None]
-    companies = list(manufacturer_ids)
-    best: tuple[int, int, str] | None = None
-    chosen: DeviceProfile | None = None
-    for profile in items:
-        score = profile.match.score(name, services, companies)
-        if score == 0:
-            continue
-        key = (-score, _STATUS_RANK[profile.status], profile.id)
-        if best is None or key < best:
-            best, chosen = key, profile
-    return chosen

@@ -17,7 +17,8 @@ from bleak.backends.scanner import AdvertisementData
 
 from tproutine.devices import adapters
 from tproutine.devices.adapters import AdapterError, Backends
-from tproutine.devices.profile import DeviceProfile, load_profiles, match_advertisement
+from tproutine.devices.matching import match_device, near_miss
+from tproutine.devices.profile import DeviceProfile, load_profiles
 from tproutine.devices.status import FoundDevice
 
 
@@ -29,20 +30,26 @@ def _entry(
     device: BLEDevice, adv: AdvertisementData, profiles: Mapping[str, DeviceProfile]
 ) -> FoundDevice:
     name = adv.local_name or device.name
-    profile = match_advertisement(profiles, name, adv.service_uuids, adv.manufacturer_data.keys())
+    fit = match_device(profiles, name, adv.service_uuids, adv.manufacturer_data.keys())
+    # A device known to be no massager gets no profile: nothing offers to drive it.
+    profile = fit.profile if fit is not None and fit.massager else None
     return FoundDevice(
         name=name,
         address=device.address,
         rssi=adv.rssi,
         profile_id=profile.id if profile else None,
         profile_name=profile.name if profile else None,
+        why=fit.why if fit is not None else near_miss(profiles, name, adv.service_uuids),
+        auto=fit is not None and fit.auto,
     )
 
 
-def _order(found: FoundDevice) -> tuple[int, int, str]:
-    # Devices a profile knows first, then the strongest signal, then by name.
+def _order(found: FoundDevice) -> tuple[int, int, int, str]:
+    # Devices a profile knows first (those auto would take before the others),
+    # then the strongest signal, then by name.
     return (
         0 if found.profile_id else 1,
+        0 if found.auto else 1,
         -(found.rssi if found.rssi is not None else -999),
         (found.name or found.address).casefold(),
     )

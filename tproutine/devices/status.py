@@ -66,3 +66,5 @@ class FoundDevice:
     rssi: int | None
     profile_id: str | None  # the matching profile, if any
     profile_name: str | None
+    why: str | None = None  # the evidence for the profile, or why none (for ``devices scan``)
+    auto: bool = True  # whether ``--device auto`` would take it

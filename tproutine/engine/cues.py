@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -170,13 +172,11 @@ class CueOutput:
         proc, self._proc = self._proc, None
         if proc is None or proc.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
+        _signal(proc, signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), 1.0)
         except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _signal(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
             await proc.wait()
 
     async def aclose(self, grace: float = 0.0) -> None:
@@ -197,3 +197,15 @@ class CueOutput:
         for watcher in list(self._watchers):
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+
+
+def _signal(proc: asyncio.subprocess.Process, signum: int) -> None:
+    """Signal the voice program without reaping it.
+
+    ``Process.terminate`` polls the child first (``Popen.send_signal``), and a child
+    that has just ended is then reaped there, behind the back of asyncio's child
+    watcher, which reports it as "exit status 255": the voice would be given up for
+    a program that worked. ``os.kill`` only signals; the watcher reaps as usual.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(proc.pid, signum)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
 from tproutine.engine.events import Event
+from tproutine.safetext import dumps
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class EventLog:
         if self._stream is None:
             return
         try:
-            self._stream.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+            self._stream.write(dumps(event.to_json()) + "\n")
             # Flushed per event: another process may follow the file as it grows.
             self._stream.flush()
         except (OSError, ValueError) as exc:

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from tproutine.engine.events import Event
 from tproutine.routine.timeline import KIND_LABELS, DeviceSetting, Segment, Timeline
+from tproutine.safetext import one_line
 
 _PHASES = {"in": "Breathe in", "out": "Breathe out", "hold": "Hold the breath"}
 
@@ -112,6 +113,7 @@ class PlainFormatter:
         self.timeline = timeline
         self.keys = keys  # a terminal with key control: say which key undoes a pause or halt
         self._by_index = {s.index: s for s in timeline.segments}
+        self._connected = False  # a device is connected: a pause says the motor is off
 
     def _segment(self, index: object) -> Segment | None:
         return self._by_index.get(index) if isinstance(index, int) else None
@@ -134,7 +136,8 @@ class PlainFormatter:
             phase = _PHASES.get(str(event.get("phase")), str(event.get("phase")))
             return f"{phase}{SEP}{duration_text(float(event.get('duration_s', 0)))}"
         if name == "pause":
-            return "Paused (space to resume)" if self.keys else "Paused"
+            text = "Paused, the motor off" if self._connected else "Paused"
+            return f"{text} (space to resume)" if self.keys else text
         if name == "resume":
             return "Resumed"
         if name == "skip":
@@ -155,8 +158,24 @@ class PlainFormatter:
             return self._end(event)
         return None  # segment_end: the next line says what follows
 
-    def _device(self, event: Event) -> str:
+    def _device(self, event: Event) -> str | None:
         action = str(event.get("action", ""))
+        if action in ("connect", "reconnect"):
+            self._connected = True
+        elif action == "disconnect":
+            self._connected = False
+        elif (
+            action == "stop"
+            and event.get("by") == "controller"
+            and event.get("reason")
+            in (
+                "paused",
+                "emergency stop",
+            )
+        ):
+            # The session's own line ("Paused, the motor off", "Motor stopped") said it:
+            # one thing happened, one line.
+            return None
         if event.get("by") == "session":
             if event.get("halted"):
                 return "Motor stopped" + (" (s to allow it again)" if self.keys else "")
@@ -185,10 +204,12 @@ def format_line(formatter: PlainFormatter, event: Event) -> str | None:
     body = formatter.body(event)
     if body is None:
         return None
-    # A segment is shown at the time it was due: a loaded machine that prints it
-    # a few milliseconds late must not make "02:05" read "02:06".
-    due = event.get("due") if event.event == "segment_start" else None
-    when = float(due) if isinstance(due, (int, float)) and due <= event.t else event.t
+    # Whatever the schedule brought (a segment, a cue, a count, a breathing phase, the
+    # end) is shown at the time it was due: a loaded machine that prints it late must
+    # not make "02:05" read "02:06", so the same routine prints the same text anywhere.
+    # What a person or a device did (a pause, a skip, a connection) has no due time.
+    due = event.get("due")
+    when = float(due) if isinstance(due, (int, float)) and due <= event.t + 1e-6 else event.t
     return f"{clock_text(when)}  {body}"
 
 
@@ -208,11 +229,15 @@ class PlainOutput:
         self._report = report
 
     def line(self, text: str) -> None:
-        """Print a line of its own (a notice) in the same stream."""
+        """Print a line of its own (a notice) in the same stream.
+
+        Every line passes :func:`~tproutine.safetext.one_line`: a device's name comes
+        from the air, and a screen reader reads one event per line.
+        """
         if self._stream is None:
             return
         try:
-            self._stream.write(text + "\n")
+            self._stream.write(one_line(text) + "\n")
             self._stream.flush()
         except (OSError, ValueError) as exc:
             # The reader went away (`| head`): the session goes on without text.

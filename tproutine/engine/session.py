@@ -505,24 +505,26 @@ class Session:
                 m = self._moments[self._next_moment]
                 if start + m.offset <= now + EPS:
                     self._next_moment += 1  # before emitting: a cue never fires twice
-                    self._fire(m)
+                    self._fire(m, due=start + m.offset)
                     continue
             end = self._seg_end_t()
             if end > now + EPS:
                 return
             index = self._index
-            self._end(skipped=False, ended_by="time")
+            self._end(skipped=False, ended_by="time", due=end)
             if index + 1 < len(self._segments):
                 # Due where the schedule says, not when we woke: no drift.
                 self._begin(index + 1, due=self._segments[index + 1].start_s + self._shift)
             else:
-                self._finish("completed")
+                self._finish("completed", due=end)
 
-    def _fire(self, m: _Moment) -> None:
+    def _fire(self, m: _Moment, *, due: float) -> None:
         data = dict(m.data)
         if m.event == "cue" and "count" not in data:
             self._last_cue = str(data["say"])
-        self._emit(m.event, index=self._index, **data)
+        # ``due``: the session time it was scheduled for. A loaded machine may emit it
+        # later (``t``); what is printed is the schedule, the same on every machine.
+        self._emit(m.event, index=self._index, due=due, **data)
 
     def _begin(self, index: int, *, due: float) -> None:
         seg = self._segments[index]
@@ -542,18 +544,19 @@ class Session:
             reps=seg.reps,
             device=seg.device.to_json() if seg.device else None,
         )
-        self._check_clamp(seg)
+        self._check_clamp(seg, due=due)
         if self._state == "running":
             # Moments at offset 0 (a cue "at: 0s", the first breathe phase) go out now.
-            self._catch_up_moments_at_start()
+            self._catch_up_moments_at_start(due)
 
-    def _catch_up_moments_at_start(self) -> None:
+    def _catch_up_moments_at_start(self, due: float) -> None:
         moments = self._moments
         while self._next_moment < len(moments) and moments[self._next_moment].offset <= EPS:
             self._next_moment += 1
-            self._fire(moments[self._next_moment - 1])
+            m = moments[self._next_moment - 1]
+            self._fire(m, due=due + m.offset)
 
-    def _end(self, *, skipped: bool, ended_by: str) -> None:
+    def _end(self, *, skipped: bool, ended_by: str, due: float | None = None) -> None:
         seg = self.current
         if seg is None:
             return
@@ -578,13 +581,15 @@ class Session:
                 log.exception("a segment report failed for segment %d", seg.index)
                 continue
             data.update({k: v for k, v in extra.items() if k not in data})
+        if due is not None:
+            data["due"] = due
         if skipped:
             self._segments_skipped += 1
         else:
             self._segments_done += 1
         self._emit("segment_end", **data)
 
-    def _finish(self, status: SessionStatus) -> None:
+    def _finish(self, status: SessionStatus, *, due: float | None = None) -> None:
         seg = self.current
         self._stopped_position = seg.start_s + self.segment_elapsed() if seg else 0.0
         self._final_t = self.elapsed()
@@ -594,15 +599,17 @@ class Session:
             self._index = len(self._segments)
         self._state = "finished"
         self._status = status
+        extra = {"due": due} if due is not None else {}
         self._emit(
             "session_end",
             status=status,
             segments_done=self._segments_done,
             segments_skipped=self._segments_skipped,
             segments_total=len(self._segments),
+            **extra,
         )
 
-    def _check_clamp(self, seg: Segment) -> None:
+    def _check_clamp(self, seg: Segment, *, due: float | None = None) -> None:
         """Report when this segment asks the device for more than the cap allows."""
         d = seg.device
         if d is None or d.from_pct is None or d.to_pct is None or d.is_level:
@@ -611,7 +618,8 @@ class Session:
         cap = self._cap()
         if asked > cap + EPS:
             why = "your max intensity" if self.max_intensity < 100 else "the device's full range"
-            self._emit("clamp", index=seg.index, asked=round(asked, 3), given=cap, why=why)
+            extra = {"due": due} if due is not None else {}
+            self._emit("clamp", index=seg.index, asked=round(asked, 3), given=cap, why=why, **extra)
 
     def _plan(self, seg: Segment) -> list[_Moment]:
         """Everything due within a segment, in order: cues, counts, breathe phases."""

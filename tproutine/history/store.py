@@ -10,6 +10,13 @@ overwritten) and a fresh one is started; a folder that cannot be written turns
 the store into an "unavailable" no-op. Either way the reason is kept as one line
 in :attr:`HistoryStore.messages` for the UI, and nothing is raised to the caller
 of a write.
+
+A database that another program has locked is waited for, not given up on: the
+writes are kept (in order, in memory) and retried with backoff until the lock goes;
+at the latest when the store is closed at the end of a session it tries for a few
+seconds more, and what still cannot be written is kept in a journal beside the
+database (``pending.py``), said once with its path, and added the next time the
+history is opened.
 """
 
 from __future__ import annotations
@@ -25,9 +32,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any, Literal, TypeVar, cast
 
 from tproutine import paths
+from tproutine.history import pending
+from tproutine.history.pending import Op
+from tproutine.safetext import one_line
 
 log = logging.getLogger(__name__)
 # The messages reach the person through the UI; without this, Python's last-resort
@@ -50,6 +61,11 @@ STALE_AFTER = timedelta(days=1)
 # Another process (``tproutine history`` in a second terminal) may hold the write
 # lock for a moment. Wait briefly, but never long enough to stall the session clock.
 _BUSY_TIMEOUT_S = 2.0
+# While another program holds the lock: retry after 0.5 s, 1 s, 2 s … up to every 30 s.
+_RETRY_FIRST_S = 0.5
+_RETRY_MAX_S = 30.0
+# At the end (close), how long to keep trying before the journal beside the database.
+_CLOSE_WAIT_S = 10.0
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -330,7 +346,7 @@ def _errorcode(exc: BaseException) -> int | None:
 
 def _one_line(text: str, limit: int = 160) -> str:
     """SQLite's details may span lines (quick_check); the UI gets one short line."""
-    flat = " ".join(text.split())
+    flat = " ".join(one_line(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -359,24 +375,38 @@ class HistoryStore:
         writable: bool,
         messages: list[str],
         marker: ProcessMarker,
+        reading: bool = False,
     ) -> None:
         self.path = path
         self._conn = conn
         self._writable = writable
         self.messages = messages
         self._marker = marker
-        self._lock = threading.Lock()
+        self._reading = reading
+        self._lock = threading.Lock()  # the connection
         self._version = _user_version(conn)
         self._columns = _SESSION_COLUMNS if self._version >= 2 else _SESSION_COLUMNS_V1
+        # Writes waiting for another program's lock, in order (their own small lock, so
+        # that queueing one never waits for a retry in progress).
+        self._queue_lock = threading.Lock()
+        self._pending: list[Op] = []
+        self._ids: dict[int, int] = {}  # provisional session id -> real id
+        self._next_provisional = 0
+        self._retry_in = _RETRY_FIRST_S
+        self._timer: threading.Timer | None = None
+        self._closed = False
 
     # -- opening --------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str | None = None) -> HistoryStore:
+    def open(cls, path: Path | str | None = None, *, reading: bool = False) -> HistoryStore:
         """Open (creating folders and schema as needed) the history at ``path``.
 
         The default is :func:`tproutine.paths.history_path`. Never raises for a
-        damaged file or an unwritable folder; see :attr:`messages`.
+        damaged file or an unwritable folder; see :attr:`messages`. A database
+        that another program has locked is waited for in the background.
+        ``reading``: for commands that only read (``history``, ``due``): a lock is
+        said in words for reading, and nothing is queued.
         """
         db = Path(path) if path is not None else paths.history_path()
         messages: list[str] = []
@@ -385,15 +415,48 @@ class HistoryStore:
             db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             conn = _open_checked(db, messages)
         except (OSError, sqlite3.Error) as exc:
-            messages.append(_unavailable_message(db, exc))
+            busy = _errorcode(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED)
+            if busy and reading:
+                # A writer's lock does not stop a reader of a WAL database; only a
+                # lock that keeps readers out too ends here.
+                reader = _open_for_reading(db)
+                if reader is None:
+                    messages.append(
+                        f"history: cannot read {db} now: another program holds a lock on "
+                        "it (try again when it is done)"
+                    )
+                return cls(db, reader, writable=False, messages=messages, marker=marker)
+            if busy:
+                messages.append(_BUSY_MESSAGE)
+                log.warning(messages[-1])
+                store = cls(db, None, writable=True, messages=messages, marker=marker)
+                with store._lock:
+                    store._schedule_retry()
+                return store
+            messages.append(
+                f"history: cannot read {db} ({_why(db, exc)})"
+                if reading
+                else _unavailable_message(db, exc)
+            )
             log.warning(messages[-1])
             return cls(db, _open_read_only(db), writable=False, messages=messages, marker=marker)
-        return cls(db, conn, writable=True, messages=messages, marker=marker)
+        store = cls(db, conn, writable=True, messages=messages, marker=marker, reading=reading)
+        store._add_journals()
+        return store
 
     @property
     def available(self) -> bool:
-        """False once the history cannot be written: sessions run but are not saved."""
+        """False once the history cannot be written: sessions run but are not saved.
+
+        A history that is only busy (another program's lock) is still available:
+        its writes wait (see :attr:`waiting`)."""
         return self._writable
+
+    @property
+    def waiting(self) -> bool:
+        """Writes are kept in memory until another program lets go of the database."""
+        with self._queue_lock:
+            return bool(self._pending) or (self._writable and self._conn is None)
 
     @property
     def readable(self) -> bool:
@@ -401,7 +464,21 @@ class HistoryStore:
         return self._conn is not None
 
     def close(self) -> None:
+        """Write what waits (trying for a few seconds more), else keep it in a journal."""
         with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            deadline = monotonic() + _CLOSE_WAIT_S
+            pause = 0.1
+            while self._has_pending() and self._writable and monotonic() < deadline:
+                if self._flush():
+                    break
+                sleep(min(pause, max(deadline - monotonic(), 0.0)))
+                pause = min(pause * 2, 2.0)
+            if self._has_pending():
+                self._keep_in_journal()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -429,24 +506,141 @@ class HistoryStore:
                 self._conn.execute("ROLLBACK")
             raise
 
-    def _write(self, what: str, fn: Callable[[sqlite3.Connection], _T], default: _T) -> _T:
-        """Run ``fn`` in one short transaction; on failure note why and return ``default``."""
+    def _submit(self, op: Op) -> int:
+        """Write ``op`` now, or queue it behind the writes that wait for the lock.
+
+        Returns the session's id: the real one, a provisional one (below 0) for a
+        session whose start waits, or 0 when the history cannot be written.
+        """
+        with self._queue_lock:
+            # Never wait behind a retry in progress: join the queue. (The connection is
+            # read without its lock: at worst one write tries a moment too soon.)
+            if self._pending or (self._conn is None and self._writable and not self._closed):
+                return self._enqueue(op)
         with self._lock:
-            if not self._writable or self._conn is None:
-                return default
+            if not self._writable or self._closed:
+                return 0
+            if self._conn is None:
+                with self._queue_lock:
+                    return self._enqueue(op)
             try:
                 with self._transaction() as conn:
-                    return fn(conn)
+                    return pending.apply(conn, op, self._ids)
             except (sqlite3.Error, OSError) as exc:
-                code = _errorcode(exc)
-                if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
-                    # Another process held the lock too long: this write is lost; later ones
-                    # may pass, so the store stays available.
-                    self._note(f"history: could not save {what}: the database was busy")
-                else:
-                    self._writable = False
-                    self._note(_unavailable_message(self.path, exc))
-                return default
+                if _errorcode(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                    self._note(_BUSY_MESSAGE)
+                    with self._queue_lock:
+                        sid = self._enqueue(op)
+                    self._schedule_retry()
+                    return sid
+                self._writable = False
+                self._note(_unavailable_message(self.path, exc))
+                return 0
+
+    def _enqueue(self, op: Op) -> int:
+        # Called with the queue lock held.
+        if op.kind == "start":
+            self._next_provisional -= 1
+            op.sid = self._next_provisional
+        self._pending.append(op)
+        return op.sid
+
+    def _has_pending(self) -> bool:
+        with self._queue_lock:
+            return bool(self._pending)
+
+    def _schedule_retry(self) -> None:
+        # Called with the connection lock held.
+        if self._timer is not None or self._closed:
+            return
+        delay, self._retry_in = self._retry_in, min(self._retry_in * 2, _RETRY_MAX_S)
+        self._timer = threading.Timer(delay, self._retry)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _retry(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._closed or not self._writable:
+                return
+            if self._flush():
+                self._retry_in = _RETRY_FIRST_S
+            else:
+                self._schedule_retry()
+
+    def _flush(self) -> bool:
+        """Write every waiting op, in order; whether none is left. Connection lock held."""
+        if self._conn is None:
+            try:
+                self._conn = _open_checked(self.path, self.messages)
+            except (OSError, sqlite3.Error) as exc:
+                if _errorcode(exc) not in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                    self._give_up(exc)
+                return False
+            self._version = _user_version(self._conn)
+            self._columns = _SESSION_COLUMNS
+        while True:
+            with self._queue_lock:
+                batch = list(self._pending)
+            if not batch:
+                return True
+            ids = dict(self._ids)
+            try:
+                with self._transaction() as conn:
+                    for op in batch:
+                        pending.apply(conn, op, ids)
+            except (sqlite3.Error, OSError) as exc:
+                if _errorcode(exc) not in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                    self._give_up(exc)
+                return False
+            self._ids = ids
+            with self._queue_lock:
+                del self._pending[: len(batch)]
+            self._note("history: the database is free again; what waited is saved")
+
+    def _give_up(self, exc: BaseException) -> None:
+        # Not a lock: a full disk, a read-only folder. What waits goes to the journal
+        # at the end, where it may still be saved another day.
+        self._writable = False
+        self._note(_unavailable_message(self.path, exc))
+
+    def _keep_in_journal(self) -> None:
+        with self._queue_lock:
+            ops, self._pending = self._pending, []
+        try:
+            kept = pending.write_journal(self.path, ops)
+        except OSError as exc:
+            self._note(
+                f"history: this session could not be saved: the database stayed busy and "
+                f"{self.path.parent} cannot be written ({exc.strerror or exc})"
+            )
+            return
+        self._note(
+            f"history: the database stayed busy, so this session is kept in {kept}; "
+            "it is added to the history the next time tproutine can write it"
+        )
+
+    def _add_journals(self) -> None:
+        """Add the sessions kept beside the database while it was busy, then drop them."""
+        for journal in pending.journals(self.path):
+            try:
+                ops = pending.read_journal(journal)
+            except (OSError, ValueError) as exc:
+                self._note(f"history: {journal.name} cannot be read ({exc}); it is left as it is")
+                continue
+            try:
+                with self._lock, self._transaction() as conn:
+                    ids: dict[int, int] = {}
+                    for op in ops:
+                        pending.apply(conn, op, ids)
+            except (sqlite3.Error, OSError):
+                return  # busy or failing: the journal stays for next time
+            journal.unlink(missing_ok=True)
+            started = sum(1 for op in ops if op.kind == "start")
+            self._note(
+                f"history: added {started} session{'s' if started != 1 else ''} kept while "
+                f"the database was busy ({journal.name})"
+            )
 
     def _read(self, fn: Callable[[sqlite3.Connection], list[_T]]) -> list[_T]:
         with self._lock:
@@ -456,7 +650,13 @@ class HistoryStore:
                 return fn(self._conn)
             except (sqlite3.Error, ValueError) as exc:
                 # ValueError: a hand-edited row that no longer parses.
-                self._note(f"history: could not read {self.path}: {exc}")
+                if _errorcode(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                    self._note(
+                        f"history: cannot read {self.path} now: another program holds a "
+                        "lock on it (try again when it is done)"
+                    )
+                else:
+                    self._note(f"history: could not read {self.path}: {exc}")
                 return []
 
     def _note(self, message: str) -> None:
@@ -487,28 +687,21 @@ class HistoryStore:
     ) -> int:
         """Write a ``running`` session (at its first segment) and return its id.
 
-        Returns 0, which is never a real id, when the history is unavailable;
-        later calls with id 0 do nothing.
+        Returns 0, which is never a real id, when the history is unavailable (later
+        calls with id 0 do nothing), and a provisional id below 0 while the database
+        is busy: later calls with it are kept in order with the session's start.
         """
         _check_pain(pain_before)
         m = self._marker
-        row = (
-            routine, file, content_hash, _iso(started_at or utc_now()), segments_total,
-            planned_s, pain_before, device, m.pid, m.proc_start, m.boot_id, m.host,
-            int(preview), adjustment_hash, adjustment, plan_per_week, plan_weeks,
-        )  # fmt: skip
-
-        def insert(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO sessions (routine, file, content_hash, started_at, segments_total,"
-                " planned_s, pain_before, device, pid, proc_start, boot_id, host, preview,"
-                " adjustment_hash, adjustment, plan_per_week, plan_weeks)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            return int(cur.lastrowid or 0)
-
-        return self._write("the session", insert, 0)
+        values = {
+            "routine": routine, "file": file, "content_hash": content_hash,
+            "started_at": _iso(started_at or utc_now()), "segments_total": segments_total,
+            "planned_s": planned_s, "pain_before": pain_before, "device": device,
+            "pid": m.pid, "proc_start": m.proc_start, "boot_id": m.boot_id, "host": m.host,
+            "preview": int(preview), "adjustment_hash": adjustment_hash,
+            "adjustment": adjustment, "plan_per_week": plan_per_week, "plan_weeks": plan_weeks,
+        }  # fmt: skip
+        return self._submit(Op("start", 0, values))
 
     def record_segment(
         self,
@@ -522,32 +715,17 @@ class HistoryStore:
 
         ``spent_s`` is the session clock when the segment ended (time spent so far).
         """
-        if session_id <= 0:
+        if session_id == 0:
             return
         s = segment
-        row = (
-            session_id, s.index, s.kind, s.title, s.side, s.rep, s.planned_s, s.actual_s,
-            int(s.skipped), _iso(ended_at or utc_now()), s.percent, s.level, s.motor_s,
-            s.mean_level, s.peak_force, s.manual_changes,
-        )  # fmt: skip
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO segments (session_id, idx, kind, title, side, rep, planned_s,"
-                " actual_s, skipped, ended_at, percent, level, motor_s, mean_level, peak_force,"
-                " manual_changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            # Done = distinct segments finished without a skip: going back and
-            # repeating a segment must not count it twice.
-            conn.execute(
-                "UPDATE sessions SET segments_done = (SELECT COUNT(DISTINCT idx) FROM segments"
-                " WHERE session_id = :id AND skipped = 0),"
-                " spent_s = COALESCE(:spent, spent_s) WHERE id = :id",
-                {"id": session_id, "spent": spent_s},
-            )
-
-        self._write(f"segment {s.index}", insert, None)
+        values = {
+            "idx": s.index, "kind": s.kind, "title": s.title, "side": s.side, "rep": s.rep,
+            "planned_s": s.planned_s, "actual_s": s.actual_s, "skipped": int(s.skipped),
+            "ended_at": _iso(ended_at or utc_now()), "percent": s.percent, "level": s.level,
+            "motor_s": s.motor_s, "mean_level": s.mean_level, "peak_force": s.peak_force,
+            "manual_changes": s.manual_changes, "spent": spent_s,
+        }  # fmt: skip
+        self._submit(Op("segment", session_id, values))
 
     def finish_session(
         self,
@@ -562,25 +740,15 @@ class HistoryStore:
         if status not in ("completed", "stopped", "interrupted"):
             raise ValueError(f"not a final session status: {status!r}")
         _check_pain(pain_after)
-        if session_id <= 0:
+        if session_id == 0:
             return
-        params = {
-            "id": session_id,
+        values = {
             "status": status,
             "ended": _iso(ended_at or utc_now()),
             "spent": spent_s,
             "pain": pain_after,
         }
-
-        def update(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE sessions SET status = :status, ended_at = :ended,"
-                " spent_s = COALESCE(:spent, spent_s), pain_after = COALESCE(:pain, pain_after)"
-                " WHERE id = :id",
-                params,
-            )
-
-        self._write("the end of the session", update, None)
+        self._submit(Op("finish", session_id, values))
 
     def set_pain(
         self, session_id: int, *, before: int | None = None, after: int | None = None
@@ -588,27 +756,15 @@ class HistoryStore:
         """Record pain ratings (0-10) given after the fact; ``None`` leaves a rating as it is."""
         _check_pain(before)
         _check_pain(after)
-        if session_id <= 0 or (before is None and after is None):
+        if session_id == 0 or (before is None and after is None):
             return
-
-        def update(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE sessions SET pain_before = COALESCE(?, pain_before),"
-                " pain_after = COALESCE(?, pain_after) WHERE id = ?",
-                (before, after, session_id),
-            )
-
-        self._write("the pain rating", update, None)
+        self._submit(Op("pain", session_id, {"before": before, "after": after}))
 
     def set_device(self, session_id: int, device: str | None) -> None:
         """Name the device used (it may connect after the session started)."""
-        if session_id <= 0:
+        if session_id == 0:
             return
-
-        def update(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE sessions SET device = ? WHERE id = ?", (device, session_id))
-
-        self._write("the device name", update, None)
+        self._submit(Op("device", session_id, {"device": device}))
 
     def mark_interrupted(self, *, now: datetime | None = None) -> int:
         """Mark ``interrupted`` the running sessions whose process is gone; return how many.
@@ -643,7 +799,17 @@ class HistoryStore:
                 )
             return len(dead)
 
-        count = self._write("interrupted sessions", sweep, 0)
+        # Housekeeping, done again at every start: when the database is busy or cannot
+        # be written it waits for next time, without a word (and without queueing).
+        with self._lock:
+            if not self._writable or self._conn is None or self._closed:
+                return 0
+            try:
+                with self._transaction() as conn:
+                    count = sweep(conn)
+            except (sqlite3.Error, OSError) as exc:
+                log.debug("history: could not mark interrupted sessions: %s", exc)
+                return 0
         if count:
             log.info("history: marked %d unfinished session(s) as interrupted", count)
         return count
@@ -924,12 +1090,41 @@ def _user_version(conn: sqlite3.Connection | None) -> int:
         return SCHEMA_VERSION
 
 
-def _unavailable_message(db: Path, exc: BaseException) -> str:
+_BUSY_MESSAGE = (
+    "history: the database is busy (another program holds a lock on it); this session is "
+    "kept and saved as soon as it is free"
+)
+
+
+def _why(db: Path, exc: BaseException) -> str:
     code = _errorcode(exc)
     if code == _SQLITE_FULL:
-        why = "the disk is full"
-    elif code == _SQLITE_READONLY or isinstance(exc, PermissionError):
-        why = "read-only"
-    else:
-        why = _one_line(str(exc)) or type(exc).__name__
-    return f"history is not being saved ({why}: {db}); sessions still run"
+        return "the disk is full"
+    if code == _SQLITE_READONLY or isinstance(exc, PermissionError):
+        return "read-only"
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _unavailable_message(db: Path, exc: BaseException) -> str:
+    return f"history is not being saved ({_why(db, exc)}: {db}); sessions still run"
+
+
+def _open_for_reading(db: Path) -> sqlite3.Connection | None:
+    """A read-only connection beside another program's write lock (WAL lets it read)."""
+    if not db.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(
+            f"{db.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=_BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except (sqlite3.Error, OSError, ValueError):
+        return None
+    if not 1 <= version <= SCHEMA_VERSION:
+        conn.close()
+        return None
+    return conn

@@ -28,7 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from tproutine.routine import model as m
-from tproutine.routine.durations import format_duration, parse_duration, parse_percent
+from tproutine.routine.durations import (
+    MIN_SEGMENT_S,
+    format_duration,
+    parse_duration,
+    parse_percent,
+)
 from tproutine.routine.loader import LoadedRoutine, read_file
 from tproutine.routine.timeline import AdjustmentNote, Timeline
 from tproutine.suggest import suggest
@@ -602,7 +607,8 @@ def _apply_step(step: Any, target: _Target) -> Any:
     update: dict[str, Any] = {}
     if target.duration is not None:
         old = _seconds(step)
-        seconds = round(target.duration, 1)
+        # Never below the shortest a segment may be (half of a 1 s hold is still 1 s).
+        seconds = max(round(target.duration, 1), MIN_SEGMENT_S)
         # Whole seconds read better on screen ("34s", not "33.8s") where they stay in bounds.
         if seconds >= 10 and old * SCALE_LOW <= round(seconds) <= old * SCALE_HIGH:
             seconds = float(round(seconds))

@@ -39,6 +39,19 @@ SIGNED_DURATION_PATTERN = rf"^\s*[-+]?(?:{_BODY})\s*$"
 # More than 0: some digit is not a zero.
 POSITIVE_DURATION_PATTERN = rf"^(?=[^1-9]*[1-9])\s*\+?(?:{_BODY})\s*$"
 
+# Durations below one second, written any way the language allows ("0.5", "0.5s",
+# "0m 0.5s", "0h0.9s", and the zeros "0", "0:00"): no segment and no breathing phase
+# may be that short (a 0.001 s phase would print thousands of lines a second).
+_SUB_SECOND = (
+    r"\s*\+?(?:(?:0+ *[hH] *)?(?:0+ *[mM] *)?(?:0+(?:\.[0-9]+)? *[sS]?)?"
+    r"|0+:0{1,2}(?::0{1,2})?)\s*$"
+)
+# At least one second (a repetition, a rest step, a breathing phase).
+AT_LEAST_A_SECOND_PATTERN = rf"^(?!{_SUB_SECOND})\s*\+?(?:{_BODY})\s*$"
+# Zero (off) or at least one second (a rest or switch between repetitions, get_ready).
+OFF_OR_A_SECOND_PATTERN = rf"^(?!(?=[^1-9]*[1-9]){_SUB_SECOND})\s*\+?(?:{_BODY})\s*$"
+MIN_SEGMENT_S = 1.0
+
 # Text that a person meant as a duration (rather than, say, a rest step's title).
 LOOKS_LIKE_DURATION_PATTERN = r"^\s*[-+]?[0-9:.]+\s*[hmsHMS0-9:.\s]*$"
 LOOKS_LIKE_DURATION = re.compile(LOOKS_LIKE_DURATION_PATTERN)
@@ -127,6 +140,20 @@ def format_duration(seconds: float) -> str:
     if h:
         return f"{h}h{m:02d}m" + (f"{s:02d}s" if s else "")
     return f"{m}m{s:02d}s" if s else f"{m}m"
+
+
+def exact_length(seconds: float) -> str:
+    """``28801`` → ``8 h 0 min 1 s``: every unit down to the last one that is not zero,
+    nothing rounded away, so a limit message shows by how much it was passed."""
+    seconds = round(seconds, 3)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [(hours, "h"), (minutes, "min"), (round(secs, 3), "s")]
+    while len(units) > 1 and units[0][0] == 0:
+        units.pop(0)
+    while len(units) > 1 and units[-1][0] == 0:
+        units.pop()
+    return " ".join(f"{value:g} {unit}" for value, unit in units)
 
 
 def format_clock(seconds: float) -> str:

@@ -18,12 +18,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from tproutine.routine import model as m
+from tproutine.routine.durations import MIN_SEGMENT_S, exact_length, format_clock
 from tproutine.routine.loader import LoadedRoutine
 from tproutine.routine.timeline import Cue, DeviceSetting, Segment, Side, Timeline
 from tproutine.yamlsafe import LoadError
 
 MAX_SEGMENTS = 10_000
 MAX_TOTAL_S = 8 * 3600.0
+# What a session may have to say in any one second: step starts, cues and breathing
+# phases. With every segment and phase at least a second long, and counts one a second,
+# a session then emits a few events a second at most, never thousands.
+MAX_MOMENTS_PER_SECOND = 4
 DEFAULT_SWITCH_S = 5.0
 DEFAULT_PATTERN = (4.0, 6.0)
 
@@ -110,6 +115,56 @@ _Spec = dict[str, Any]
 
 def _rest(seconds: float, path: str) -> _Spec:
     return {"kind": "rest", "title": "Rest", "duration_s": seconds, "step_path": path}
+
+
+def _where(step_path: str | None) -> tuple[str | int, ...]:
+    """``steps[1].steps[0]`` → ``('steps', 1, 'steps', 0)``, to point into the file."""
+    out: list[str | int] = []
+    for part in (step_path or "").replace("]", "").replace("[", ".").split("."):
+        if part:
+            out.append(int(part) if part.isdigit() else part)
+    return tuple(out)
+
+
+def _moments(segments: list[Segment]) -> list[tuple[float, tuple[str | int, ...]]]:
+    """Every step start, cue and breathing phase of the timeline: when, and which step."""
+    out: list[tuple[float, tuple[str | int, ...]]] = []
+    for seg in segments:
+        here = _where(seg.step_path)
+        out.append((seg.start_s, here))
+        out.extend((seg.start_s + cue.at_s, (*here, "cues")) for cue in seg.cues)
+        if seg.pattern:
+            cycle = sum(seg.pattern)
+            offset, i = 0.0, 0
+            while offset < seg.duration_s and cycle > 0:
+                out.append((seg.start_s + offset, (*here, "pattern")))
+                offset += seg.pattern[i % len(seg.pattern)]
+                i += 1
+    out.sort(key=lambda moment: moment[0])
+    return out
+
+
+def _too_busy(loaded: LoadedRoutine, segments: list[Segment]) -> LoadError | None:
+    """More than MAX_MOMENTS_PER_SECOND moments within any one second (a sliding window)."""
+    moments = _moments(segments)
+    first = 0
+    for last, (t, where) in enumerate(moments):
+        while moments[first][0] <= t - 1.0:
+            first += 1
+        if last - first + 1 > MAX_MOMENTS_PER_SECOND:
+            return LoadError(
+                [
+                    loaded.document.problem(
+                        where,
+                        f"{last - first + 1} step starts, cues and breathing phases fall "
+                        f"within one second (at {format_clock(moments[first][0])} of the "
+                        f"routine); the limit is {MAX_MOMENTS_PER_SECOND} (spread the cues "
+                        "out, or make the steps longer)",
+                        key=True,
+                    )
+                ]
+            )
+    return None
 
 
 def _work(r: _Resolved, path: str) -> Iterator[_Spec]:
@@ -220,7 +275,8 @@ def expand(loaded: LoadedRoutine) -> Timeline:
             [
                 loaded.document.problem(
                     ("steps",),
-                    f"the routine lasts {seconds / 3600:.1f} h; the limit is 8 h",
+                    f"the routine lasts {exact_length(seconds)}; the limit is "
+                    f"{exact_length(MAX_TOTAL_S)} (fewer or shorter steps, reps or rounds)",
                     key=True,
                 )
             ]
@@ -232,8 +288,23 @@ def expand(loaded: LoadedRoutine) -> Timeline:
     segments = []
     start = 0.0
     for index, spec in enumerate(specs):
+        if spec["duration_s"] < MIN_SEGMENT_S - 1e-9:
+            # The model refuses these in a file; an adjusted routine is built from the
+            # model, so the rule is kept here for every timeline.
+            raise LoadError(
+                [
+                    loaded.document.problem(
+                        _where(spec.get("step_path")),
+                        f"a segment of {exact_length(spec['duration_s'])}; every segment "
+                        f"lasts at least {MIN_SEGMENT_S:g}s",
+                    )
+                ]
+            )
         segments.append(Segment(index=index, start_s=start, **spec))
         start += spec["duration_s"]
+    busy = _too_busy(loaded, segments)
+    if busy is not None:
+        raise busy
     return Timeline(
         name=routine.name,
         segments=tuple(segments),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from tproutine.routine import model as m
 from tproutine.routine.timeline import Timeline
+from tproutine.routine.uses import resolve_uses
 from tproutine.suggest import suggest
 from tproutine.yamlsafe import (
     Document,
@@ -260,11 +261,22 @@ def parse_routine(raw: bytes | str, file: str) -> LoadedRoutine:
                 )
             ]
         )
+    if isinstance(fmt, str) and fmt.startswith("tproutine-steps/"):
+        raise LoadError(
+            [
+                doc.problem(
+                    ("format",),
+                    "this is a step catalogue, not a routine (a routine uses its steps with "
+                    "`- use: ID`; `tproutine steps` lists them)",
+                )
+            ]
+        )
+    uses = resolve_uses(doc)  # `- use: ID` steps become their catalogue steps (uses.py)
     try:
         routine = m.Routine.model_validate(doc.data)
     except ValidationError as exc:
-        raise LoadError(_validation_problems(exc, doc)) from None
-    problems = _check_semantics(routine, doc)
+        raise LoadError(uses.explain(_validation_problems(exc, doc))) from None
+    problems = uses.explain(_check_semantics(routine, doc))
     if problems:
         raise LoadError(problems)
     data = raw.encode("utf-8") if isinstance(raw, str) else raw

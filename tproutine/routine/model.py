@@ -26,12 +26,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tproutine.routine.durations import (
-    DURATION_PATTERN,
+    AT_LEAST_A_SECOND_PATTERN,
     LOOKS_LIKE_DURATION,
     LOOKS_LIKE_DURATION_PATTERN,
+    MIN_SEGMENT_S,
+    OFF_OR_A_SECOND_PATTERN,
     PERCENT_PATTERN,
-    POSITIVE_DURATION_PATTERN,
     SIGNED_DURATION_PATTERN,
+    exact_length,
     parse_duration,
     parse_percent,
 )
@@ -45,64 +47,95 @@ KIND_KEYS = ("hold", "stretch", "massage", "breathe", "rest", "repeat")
 _DURATION_DESC = "seconds (45), or text: 45s, 2.5s, 2m, 1m30s, 1h5m, 1:30, 1:02:03"
 
 
-def _duration_schema(
-    *, minimum_exclusive: bool, allow_off: bool, signed: bool = False
-) -> dict[str, Any]:
+def _duration_schema(*, zero: bool, allow_off: bool, signed: bool = False) -> dict[str, Any]:
     # The text patterns are the parser's own language (see durations.py), and numbers
-    # have the loader's bounds, so that the schema agrees with the loader.
+    # have the loader's bounds, so that the schema agrees with the loader. ``zero``: 0
+    # (off) is accepted besides at least a second; ``signed``: a cue's offset.
     number: dict[str, Any] = {"type": "number", "maximum": MAX_STEP_SECONDS}
+    choices: list[dict[str, Any]] = [number]
     if signed:
         number["minimum"] = -MAX_STEP_SECONDS
         pattern = SIGNED_DURATION_PATTERN
     else:
-        number["exclusiveMinimum" if minimum_exclusive else "minimum"] = 0
-        pattern = POSITIVE_DURATION_PATTERN if minimum_exclusive else DURATION_PATTERN
-    choices: list[dict[str, Any]] = [
-        number,
-        {"type": "string", "pattern": pattern},
-    ]
+        # At least a second: a shorter segment or breathing phase would only make noise.
+        number["minimum"] = MIN_SEGMENT_S
+        pattern = OFF_OR_A_SECOND_PATTERN if zero else AT_LEAST_A_SECOND_PATTERN
+        if zero:
+            choices.append({"const": 0, "description": "off: 0 s"})
+    choices.append({"type": "string", "pattern": pattern})
     if allow_off:
         choices.append({"const": False, "description": "off: 0 s"})
     return {"anyOf": choices, "description": _DURATION_DESC}
 
 
-def _positive_duration(value: object) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"{value!r}: a duration here must be more than 0s")
-    if seconds > MAX_STEP_SECONDS:
-        raise ValueError(f"{value!r} is longer than the limit of 1h for one repetition")
-    return seconds
+def _too_long(value: object, seconds: float, what: str) -> ValueError:
+    return ValueError(
+        f"{value!r} lasts {exact_length(abs(seconds))}; the limit for {what} is "
+        f"{exact_length(MAX_STEP_SECONDS)}"
+    )
+
+
+def _at_least_a_second(what: str) -> Any:
+    """A duration of at least 1 s for ``what`` ("a repetition", "a breathing phase")."""
+
+    def check(value: object) -> float:
+        seconds = parse_duration(value)
+        if seconds < MIN_SEGMENT_S:
+            raise ValueError(f"{value!r} is too short for {what} (use at least {MIN_SEGMENT_S:g}s)")
+        if seconds > MAX_STEP_SECONDS:
+            raise _too_long(value, seconds, what)
+        return seconds
+
+    return check
+
+
+_positive_duration = _at_least_a_second("a repetition")
+_rest_step_duration = _at_least_a_second("a rest step")
 
 
 def _zero_or_more_duration(value: object) -> float:
     seconds = parse_duration(value, allow_off=True)
+    if 0 < seconds < MIN_SEGMENT_S:
+        raise ValueError(
+            f"{value!r} is too short for a rest or a switch (use at least {MIN_SEGMENT_S:g}s, "
+            "or 0s or off to leave it out)"
+        )
     if seconds > MAX_STEP_SECONDS:
-        raise ValueError(f"{value!r} is longer than the limit of 1h")
+        raise _too_long(value, seconds, "a rest or a switch")
     return seconds
 
 
 def _signed_duration(value: object) -> float:
     seconds = parse_duration(value, signed=True)
     if abs(seconds) > MAX_STEP_SECONDS:
-        raise ValueError(f"{value!r} is longer than the limit of 1h")
+        raise _too_long(value, seconds, "a cue's offset")
     return seconds
 
 
 Duration = Annotated[
     float,
     BeforeValidator(_positive_duration),
-    WithJsonSchema(_duration_schema(minimum_exclusive=True, allow_off=False)),
+    WithJsonSchema(_duration_schema(zero=False, allow_off=False)),
+]
+RestStepDuration = Annotated[
+    float,
+    BeforeValidator(_rest_step_duration),
+    WithJsonSchema(_duration_schema(zero=False, allow_off=False)),
+]
+PhaseDuration = Annotated[
+    float,
+    BeforeValidator(_at_least_a_second("a breathing phase")),
+    WithJsonSchema(_duration_schema(zero=False, allow_off=False)),
 ]
 OptionalDuration = Annotated[
     float,
     BeforeValidator(_zero_or_more_duration),
-    WithJsonSchema(_duration_schema(minimum_exclusive=False, allow_off=True)),
+    WithJsonSchema(_duration_schema(zero=True, allow_off=True)),
 ]
 SignedDuration = Annotated[
     float,
     BeforeValidator(_signed_duration),
-    WithJsonSchema(_duration_schema(minimum_exclusive=False, allow_off=False, signed=True)),
+    WithJsonSchema(_duration_schema(zero=True, allow_off=False, signed=True)),
 ]
 Percent = Annotated[
     float,
@@ -280,7 +313,7 @@ class MassageStep(_Work):
 
 class BreatheStep(_Work):
     breathe: Text
-    pattern: Annotated[list[Duration], Field(min_length=2, max_length=4)] | None = Field(
+    pattern: Annotated[list[PhaseDuration], Field(min_length=2, max_length=4)] | None = Field(
         default=None,
         description="inhale, exhale; or inhale, hold, exhale; or inhale, hold, exhale, hold",
     )
@@ -292,7 +325,7 @@ def _rest_value(value: object) -> object:
     # `- rest: 20s` is a 20 s rest; `- rest: Lie still` is a title (duration then needed).
     if isinstance(value, str) and not LOOKS_LIKE_DURATION.match(value):
         return value
-    return _positive_duration(value)
+    return _rest_step_duration(value)
 
 
 class RestStep(_Model):
@@ -302,7 +335,7 @@ class RestStep(_Model):
         WithJsonSchema(
             {
                 "anyOf": [
-                    _duration_schema(minimum_exclusive=True, allow_off=False),
+                    _duration_schema(zero=False, allow_off=False),
                     # A title is text that does not look like a duration ("0s" or
                     # "1m70s" are mistakes, not titles).
                     {
@@ -316,7 +349,7 @@ class RestStep(_Model):
         ),
     ]
     id: StepId | None = None
-    duration: Duration | None = None
+    duration: RestStepDuration | None = None
     instructions: Text | None = None
     cues: list[Cue] = Field(default_factory=list)
 
@@ -384,7 +417,7 @@ def _check_step(value: object) -> object:
         raise PydanticCustomError(
             "step_kind_missing",
             "this step has no kind: start it with one of hold, stretch, massage, breathe, "
-            "rest or repeat",
+            "rest or repeat (or use: a step from a catalogue)",
         )
     if len(found) > 1:
         raise PydanticCustomError(

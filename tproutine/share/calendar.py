@@ -38,6 +38,7 @@ from tproutine.routine.plan import (
     reminder_times,
     week_start,
 )
+from tproutine.safetext import one_line
 
 if TYPE_CHECKING:
     from tproutine.routine.model import Plan
@@ -108,7 +109,9 @@ def _description(routine: PlannedRoutine) -> str:
         lines.append(f"{plan.per_week} sessions a week: on some days twice.")
     lines.append(f"Run it: open tproutine and pick “{routine.name}” in the Library")
     if routine.path:
-        lines.append(f"or: tproutine run {routine.path}")
+        # A file's name is anyone's text: a calendar (or a terminal it is printed to)
+        # shows its control characters as tokens rather than acting on them.
+        lines.append(f"or: tproutine run {one_line(routine.path)}")
     lines += ["", CARE]
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ import html
 from collections.abc import Callable, Sequence
 
 from tproutine.history.progress import PainPoint, RoutineSeries, WeekBar
-from tproutine.share.report import terminal_safe
+from tproutine.safetext import one_line
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 40, 24, 30, 40
@@ -50,7 +50,7 @@ def _svg(title: str, desc: str, body: list[str], label: str) -> str:
 
 def _text(text: str) -> str:
     """A routine's name from someone's file: no control or direction characters, escaped."""
-    return html.escape(terminal_safe(text))
+    return html.escape(one_line(text))
 
 
 def _axis(top: int, step: int) -> list[str]:

@@ -8,9 +8,10 @@ never disagree with what ``tproutine run`` and ``show`` do.
 
 Every piece of text from the routine file is untrusted: routines arrive by email
 from other people. In HTML it is escaped and wrapped in ``<bdi>`` so that
-right-to-left text and bidi controls stay inside their own box; in Markdown the
-characters that would make formatting, links or HTML are backslash-escaped and
-bidi controls are dropped (plain text has no way to isolate them).
+right-to-left text stays inside its own box; in Markdown the characters that
+would make formatting, links or HTML are backslash-escaped. A control or
+direction character (the loader refuses them in the routine's text, but a file's
+name may hold one) is shown as a visible token by :func:`tproutine.safetext.visible`.
 """
 
 from __future__ import annotations
@@ -27,15 +28,13 @@ from tproutine import __version__
 from tproutine.routine import model as m
 from tproutine.routine.loader import LoadedRoutine
 from tproutine.routine.timeline import DeviceSetting, Segment, Timeline
+from tproutine.safetext import visible
 
 # --- cleaning and escaping -----------------------------------------------------------
 
 # Embeddings, overrides (U+202A–U+202E) and isolates (U+2066–U+2069): they reorder
 # whatever follows them on the line, including our own labels.
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-# C0/C1 controls other than tab and newline: YAML's double-quoted escapes ("\x1b")
-# can deliver them, and they mean nothing on paper.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _LINE_BREAKS = re.compile("\r\n|[\r\x85\u2028\u2029]")
 
 # Markdown characters that start formatting, links, HTML or tables anywhere in a line.
@@ -51,8 +50,13 @@ _MD_SCRIPT_SCHEME = re.compile(r"(?i)\b(javascript|vbscript)(\s*):")
 
 
 def clean(text: str) -> str:
-    """Newlines made plain and invisible control characters removed (bidi ones kept)."""
-    return _CONTROLS.sub("", _LINE_BREAKS.sub("\n", text)).replace("\t", " ")
+    """Line breaks made plain, tabs made spaces, and any other control or direction
+    character shown as a visible token (:func:`tproutine.safetext.visible`).
+
+    Routine text cannot hold them (the loader refuses them); a file's name can, and
+    a handout printed to a terminal must not act on it, nor reorder a line on paper.
+    """
+    return visible(_LINE_BREAKS.sub("\n", text)).replace("\t", " ")
 
 
 def one_line(text: str) -> str:
@@ -77,7 +81,7 @@ def paragraphs(text: str) -> list[list[str]]:
 
 
 def _md_escape_line(line: str) -> str:
-    line = BIDI_CONTROLS.sub("", line).strip()
+    line = line.strip()
     line = _MD_ANYWHERE.sub(r"\\\1", line)
     line = _MD_ENTITY.sub(r"\\&", line)
     line = _MD_SCRIPT_SCHEME.sub(r"\1\2\\:", line)
@@ -105,7 +109,7 @@ def md_block(text: str) -> str:
 
 def md_code(text: str) -> str:
     """A Markdown code span for ``text``, whatever backticks it holds."""
-    text = BIDI_CONTROLS.sub("", one_line(text))
+    text = one_line(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -662,7 +666,7 @@ def _html_item(item: Item, depth: int) -> str:
 
 def render_html(h: Handout) -> str:
     """The handout as one self-contained HTML page that prints well."""
-    title = html.escape(BIDI_CONTROLS.sub("", one_line(h.name)), quote=True)
+    title = html.escape(one_line(h.name), quote=True)
     meta = []
     if h.author:
         meta.append(f"<div><dt>By</dt><dd>{html_text(h.author)}</dd></div>")

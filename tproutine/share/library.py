@@ -22,6 +22,7 @@ from typing import Literal
 from tproutine import paths
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import load_routine, parse_routine, read_file
+from tproutine.safetext import file_name as safe_file_name
 from tproutine.yamlsafe import LoadError
 
 # What the app's library lists (tproutine.tui.catalog): exactly these suffixes.
@@ -65,11 +66,14 @@ def library_routines(folder: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _target_name(source: Path) -> str:
+    # The name came with the file (an attachment's): kept readable, without the
+    # characters that could hide the file or rewrite a terminal that lists the folder.
+    stem = safe_file_name(source.stem)
     if source.suffix in ROUTINE_SUFFIXES:
-        return source.name
+        return stem + source.suffix
     # The app lists `.yaml` and `.yml` files only: `routine.txt` from a mail client
     # (or `ROUTINE.YAML`) is kept as `routine.yaml` so that it shows up.
-    return source.stem + ".yaml"
+    return stem + ".yaml"
 
 
 def _same_bytes(path: Path, raw: bytes) -> bool:

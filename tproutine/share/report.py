@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import PurePath
@@ -20,6 +18,7 @@ from statistics import fmean
 from typing import Any
 
 from tproutine.history.store import SessionRow
+from tproutine.safetext import dumps, one_line
 
 EXPORT_FIELDS: tuple[str, ...] = (
     "id",
@@ -65,26 +64,13 @@ def local_time(moment: datetime, tz: tzinfo | None = None) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def terminal_safe(text: str) -> str:
-    """One line with no control or bidi-override characters (they could rewrite the screen)."""
-    out = []
-    for ch in text:
-        if ch in "\t\n\r":
-            out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cf") and ch != "\u200d":  # keep emoji joins
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
 _MD_ENTITY = re.compile(r"&(?=#?\w+;)")
 
 
 def md_escape(text: str) -> str:
     """Text that Markdown shows as written, on one line, inside a heading or a table cell."""
-    flat = " ".join(terminal_safe(text).split())
+    flat = " ".join(one_line(text).split())
     flat = _MD_ENTITY.sub("&amp;", flat)
     flat = flat.replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", flat)
@@ -143,7 +129,7 @@ def history_table(rows: Sequence[SessionRow], tz: tzinfo | None = None, width: i
     body = [
         (
             local_time(r.started_at, tz),
-            _clip(terminal_safe(r.routine), width),
+            _clip(one_line(r.routine), width),
             status_text(r),
             f"{r.segments_done}/{r.segments_total}",
             format_duration(r.spent_s),
@@ -199,7 +185,8 @@ def sessions_csv(rows: Sequence[SessionRow]) -> str:
     for row in rows:
         record = export_record(row)
         for key in ("routine", "file", "device", "adjustment"):
-            record[key] = csv_cell(record[key])
+            # A spreadsheet shows the text; a terminal that `cat`s the file must not act on it.
+            record[key] = csv_cell(one_line(record[key]) if record[key] else None)
         record["preview"] = int(record["preview"])
         writer.writerow({k: "" if v is None else v for k, v in record.items()})
     return buf.getvalue()
@@ -207,7 +194,7 @@ def sessions_csv(rows: Sequence[SessionRow]) -> str:
 
 def sessions_json(rows: Sequence[SessionRow]) -> str:
     """A JSON array, one object per session."""
-    return json.dumps([export_record(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
+    return dumps([export_record(r) for r in rows], indent=2) + "\n"
 
 
 # --- Markdown report -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from datetime import datetime, tzinfo
 from tproutine import __version__
 from tproutine.history.progress import routine_series
 from tproutine.history.store import SessionRow
+from tproutine.safetext import one_line
 from tproutine.share.charts import pain_chart, weeks_chart
 from tproutine.share.report import (
     format_duration,
@@ -25,7 +26,6 @@ from tproutine.share.report import (
     pain_text,
     routine_facts,
     status_text,
-    terminal_safe,
 )
 
 CARE = (
@@ -62,7 +62,7 @@ _NOT_ID = re.compile(r"[^a-z0-9]+")
 
 
 def _esc(text: str) -> str:
-    return html.escape(terminal_safe(text), quote=True)
+    return html.escape(one_line(text), quote=True)
 
 
 def _section(

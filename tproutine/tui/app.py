@@ -20,10 +20,13 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from tproutine.safetext import one_line, visible
 from tproutine.tui.messages import DeviceStatusChanged
 from tproutine.tui.screens.library import LibraryScreen
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from tproutine.devices.status import DeviceStatus, FoundDevice
     from tproutine.engine.clock import Clock
     from tproutine.engine.eventlog import EventLog
@@ -317,6 +320,29 @@ class TProutineApp(App[int]):
         for screen in self.screen_stack:
             for panel in screen.query(DevicePanel):
                 panel.status = message.status
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is text, never markup, with control characters shown.
+
+        A message may carry a setting's value, a file's or a device's name, or an
+        error's words (``pip install 'tproutine[sim]'``): as markup, brackets would be
+        eaten or fail to parse. ``markup`` is accepted (screens pass it) and ignored.
+        """
+        super().notify(
+            visible(message),
+            title=one_line(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def report(self, line: str) -> None:
         """A problem that does not stop anything: said once, in a notification."""

@@ -15,6 +15,10 @@ how to answer, and it behaves the way real massagers do:
   where the profile has those queries;
 - ``auto_off``: the motor stops by itself after that many seconds without a
   command (0 = never), and when the link is lost (``stop_on_disconnect``);
+- the device as it really is: any of the profile's GATT layouts (``layout``),
+  characteristics with the properties the real device gives them
+  (``characteristics``: a read-only record, a characteristic that indicates),
+  with or without the standard Battery Service (``battery_service``);
 - fault injection: ``garbage`` sends malformed notifications now and then
   (never anything the profile could decode), ``reject_writes`` refuses the next
   N writes with an ATT error;
@@ -32,7 +36,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -120,6 +124,18 @@ def default_name(profile: DeviceProfile) -> str:
     return "Massager"
 
 
+def _on_base_of(uuid: str, service: str) -> str:
+    """``uuid`` in full: 8 hex digits take the rest of the (128-bit) service's UUID.
+
+    Vendor characteristics share their service's base (We-Vibe's f000b000 is
+    f000b000-0451-4000-b000-000000000000), so the first group is enough to name one.
+    """
+    text = uuid.strip().lower().removeprefix("0x")
+    if len(text) == 8 and all(c in "0123456789abcdef" for c in text):
+        return text + normalize_uuid(service)[8:]
+    return uuid
+
+
 def _fill(uuid: str) -> str:
     # A service pattern ("????0001-002?-...") stands for a family; any one member will do.
     return uuid.replace("?", "0")
@@ -131,14 +147,32 @@ def peripheral_config(
     name: str | None = None,
     address: str | None = None,
     battery: int = 100,
+    firmware: str = "1.0.0-sim",
+    layout: int = 0,
+    characteristics: Mapping[str, Iterable[str]] | None = None,
+    battery_service: bool = True,
+    advertise: bool | str = True,
 ) -> PeripheralConfig:
-    """How a device of ``profile`` presents itself: its first GATT layout, its name.
+    """How a device of ``profile`` presents itself: one of its GATT layouts, its name.
+
+    ``layout`` picks the profile's GATT alternative (0: the first), the way
+    different models of one family differ. ``characteristics`` gives
+    characteristics the properties the real device has (UUID → property
+    names, see ``PeripheralConfig.characteristics``); ``battery_service``
+    whether it has the standard Battery Service. ``advertise`` is False for a
+    device that advertises only its name, or another service UUID to advertise.
 
     The service UUID goes into the advert when it fits the 31 bytes of a legacy
     advert with the name; otherwise only the name is advertised (real devices
     then put the UUID in a scan response, which the virtual radio does not carry).
+    Raises ValueError for a layout the profile does not have.
     """
-    block: Gatt = profile.gatt[0]
+    if not 0 <= layout < len(profile.gatt):
+        raise ValueError(
+            f"the profile {profile.id} has {len(profile.gatt)} GATT layout(s); "
+            f"there is no layout {layout + 1}"
+        )
+    block: Gatt = profile.gatt[layout]
     write_response = block.write_response
     queries = [r for r in (profile.reads.battery, profile.reads.firmware) if not isinstance(r, str)]
     query_modes = {
@@ -153,10 +187,18 @@ def peripheral_config(
         "write_without_response": (not write_response) or False in query_modes,
         "manufacturer": "tproutine simulator",
         "model": profile.models[0] if profile.models else profile.name,
-        "firmware": "1.0.0-sim",
+        "firmware": firmware,
         "battery": battery,
         "address": address,
+        "characteristics": tuple(
+            (_on_base_of(uuid, _fill(block.service)), frozenset(names))
+            for uuid, names in (characteristics or {}).items()
+        ),
+        "battery_service": battery_service,
+        "advertised_uuid": advertise if isinstance(advertise, str) else None,
     }
+    if advertise is False:
+        return PeripheralConfig(**common, advertise_service_uuid=False)
     try:
         return PeripheralConfig(**common, advertise_service_uuid=True)
     except ValueError as exc:
@@ -175,6 +217,7 @@ class VirtualMassager(SimulatedDevice):
         *,
         name: str | None = None,
         address: str | None = None,
+        firmware: str = "1.0.0-sim",
         auto_off: float = 600.0,
         garbage: bool = False,
         garbage_every: float = 1.0,
@@ -186,6 +229,10 @@ class VirtualMassager(SimulatedDevice):
         stop_on_disconnect: bool = True,
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        layout: int = 0,
+        characteristics: Mapping[str, Iterable[str]] | None = None,
+        battery_service: bool = True,
+        advertise: bool | str = True,
     ) -> None:
         if profile is None:
             profile = load_profiles()[REFERENCE_PROFILE]
@@ -194,7 +241,18 @@ class VirtualMassager(SimulatedDevice):
         if notify_every <= 0 or garbage_every <= 0:
             raise ValueError("notify_every and garbage_every must be above 0 seconds")
         self.profile = profile
-        self._config = peripheral_config(profile, name=name, address=address, battery=battery)
+        self._config = peripheral_config(
+            profile,
+            name=name,
+            address=address,
+            battery=battery,
+            firmware=firmware,
+            layout=layout,
+            characteristics=characteristics,
+            battery_service=battery_service,
+            advertise=advertise,
+        )
+        self.layout = layout
         self.auto_off = auto_off
         self.garbage = garbage
         self.garbage_every = garbage_every
@@ -278,7 +336,7 @@ class VirtualMassager(SimulatedDevice):
         loop = asyncio.get_running_loop()
         self._last_tick = self._clock()
         self._ticker = loop.create_task(self._tick_forever())
-        if self.garbage and self.profile.gatt[0].notify is not None:
+        if self.garbage and self.profile.gatt[self.layout].notify is not None:
             self._garbage_task = loop.create_task(self._garbage_forever())
 
     async def stop(self) -> None:
@@ -333,9 +391,9 @@ class VirtualMassager(SimulatedDevice):
             running = bool(command.running) and level > 0
             self._set_motor(running, level if running else 0, why=command.kind)
         elif command.kind == "battery_query":
-            self._notify(encode_battery_reply(self.profile, self.battery))
+            self._notify(encode_battery_reply(self.profile, self.battery, running=self.running))
         elif command.kind == "firmware_query":
-            self._notify(encode_firmware_reply(self.profile))
+            self._notify(encode_firmware_reply(self.profile, running=self.running))
         # init: accepted, nothing to do.
 
     def _set_motor(self, running: bool, level: int, *, why: str) -> None:

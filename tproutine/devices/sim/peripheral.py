@@ -3,9 +3,11 @@
 ``VirtualPeripheral`` is a real Bumble stack (controller, host, GATT server)
 that advertises a name and a service UUID and exposes:
 
-- a vendor service with a write (command) characteristic and an optional
-  notify characteristic,
-- the Battery Service (0x180F / 0x2A19, read and notify),
+- a vendor service with a write (command) characteristic, an optional
+  notify characteristic and any other characteristics the real device has,
+  each with the properties the real device gives it (``characteristics``:
+  We-Vibe's read-only information record, a Lovense that indicates),
+- the Battery Service (0x180F / 0x2A19, read and notify), unless the device has none,
 - the Device Information Service (0x180A: manufacturer, model, firmware).
 
 It knows nothing about any protocol. What a device does with the bytes it is
@@ -58,6 +60,16 @@ BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 DEVICE_INFORMATION_UUID = "0000180a-0000-1000-8000-00805f9b34fb"
 
 _BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+
+# Characteristic properties by the names bleak reports them with.
+_PROPERTIES: dict[str, gatt.Characteristic.Properties] = {
+    "read": gatt.Characteristic.Properties.READ,
+    "write": gatt.Characteristic.Properties.WRITE,
+    "write-without-response": gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
+    "notify": gatt.Characteristic.Properties.NOTIFY,
+    "indicate": gatt.Characteristic.Properties.INDICATE,
+}
+PROPERTY_NAMES = tuple(_PROPERTIES)
 
 
 def bumble_uuid(text: str) -> UUID:
@@ -130,11 +142,21 @@ class PeripheralConfig:
     # A random static address; None: the peripheral draws one when it first starts.
     address: str | None = None
     advertise_service_uuid: bool = True
+    # Advertise this service UUID instead of ``service_uuid`` (a device that
+    # names another maker's service in its advert, for matching tests).
+    advertised_uuid: str | None = None
     # (company id, payload) for the Manufacturer Specific Data AD structure.
     manufacturer_data: tuple[int, bytes] | None = None
     # Real devices advertise every 100 ms to 1 s; a fast virtual advert keeps
     # scans in tests short without changing anything else.
     advertising_interval_ms: float = 20.0
+    # The vendor service's characteristics as the real device has them:
+    # (UUID, property names). For the write or notify characteristic this
+    # replaces its properties (We-Vibe's f000b000 is read-only, a Lovense Max
+    # indicates); any other UUID is a further characteristic of the service.
+    characteristics: tuple[tuple[str, frozenset[str]], ...] = ()
+    # Whether the device has the standard Battery Service (0x180F).
+    battery_service: bool = True
 
     def __post_init__(self) -> None:
         if not (self.write_with_response or self.write_without_response):
@@ -149,6 +171,18 @@ class PeripheralConfig:
         normalized = [normalize_uuid(u) for u in uuids]  # raises on a malformed UUID
         if len(set(normalized[1:])) != len(normalized[1:]):
             raise ValueError("the write and notify characteristics need different UUIDs")
+        seen: set[str] = set()
+        for uuid, properties in self.characteristics:
+            wanted = normalize_uuid(uuid)
+            if wanted in seen or wanted == normalized[0]:
+                raise ValueError(f"the characteristic {uuid} is given twice")
+            seen.add(wanted)
+            unknown = sorted(properties - _PROPERTIES.keys())
+            if unknown or not properties:
+                raise ValueError(
+                    f"{uuid}: properties are some of {', '.join(PROPERTY_NAMES)} "
+                    f"(got {', '.join(sorted(properties)) or 'none'})"
+                )
         if self.address is not None:
             address = hci.Address(self.address)  # raises on a malformed address
             if not address.is_static:
@@ -159,7 +193,16 @@ class PeripheralConfig:
     @property
     def services(self) -> tuple[str, ...]:
         """The services the peripheral exposes besides GAP and GATT, bleak-style."""
-        return (normalize_uuid(self.service_uuid), BATTERY_SERVICE_UUID, DEVICE_INFORMATION_UUID)
+        battery = (BATTERY_SERVICE_UUID,) if self.battery_service else ()
+        return (normalize_uuid(self.service_uuid), *battery, DEVICE_INFORMATION_UUID)
+
+    def properties_of(self, uuid: str) -> frozenset[str] | None:
+        """The properties ``characteristics`` gives ``uuid``, or None when it says nothing."""
+        wanted = normalize_uuid(uuid)
+        for other, properties in self.characteristics:
+            if normalize_uuid(other) == wanted:
+                return properties
+        return None
 
 
 def advertising_data(config: PeripheralConfig) -> bytes:
@@ -175,7 +218,7 @@ def advertising_data(config: PeripheralConfig) -> bytes:
     structures: list[tuple[int, bytes]] = [(AdvertisingData.Type.FLAGS, bytes([flags]))]
     structures.append((AdvertisingData.Type.COMPLETE_LOCAL_NAME, config.name.encode()))
     if config.advertise_service_uuid:
-        service = bumble_uuid(config.service_uuid)
+        service = bumble_uuid(config.advertised_uuid or config.service_uuid)
         list_type = {
             2: AdvertisingData.Type.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
             4: AdvertisingData.Type.COMPLETE_LIST_OF_32_BIT_SERVICE_CLASS_UUIDS,
@@ -466,9 +509,14 @@ class VirtualPeripheral:
         characteristic = self._characteristic(char_uuid)
         if characteristic is None:
             raise ValueError(f"no notifiable characteristic {char_uuid or 'configured'}")
-        if self._device is None or not self._has_subscriber(characteristic):
+        bits = self._subscription(characteristic)
+        if self._device is None or not bits:
             return False
-        await self._device.notify_subscribers(characteristic, bytes(data))
+        if bits & gatt.ClientCharacteristicConfigurationBits.NOTIFICATION:
+            await self._device.notify_subscribers(characteristic, bytes(data))
+        else:
+            # Indications are acknowledged, one at a time (Lovense Max and Nora use them).
+            await self._device.indicate_subscribers(characteristic, bytes(data))
         return True
 
     def notify_soon(self, data: bytes, char_uuid: str | None = None) -> None:
@@ -514,7 +562,7 @@ class VirtualPeripheral:
             properties |= gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE
         write_char: gatt.Characteristic[bytes] = gatt.Characteristic(
             bumble_uuid(config.write_uuid),
-            properties,
+            _as_properties(config.properties_of(config.write_uuid), properties),
             gatt.Characteristic.WRITEABLE,
             gatt.CharacteristicValue(write=self._make_writer(self._write_uuid)),
         )
@@ -522,26 +570,48 @@ class VirtualPeripheral:
         if config.notify_uuid is not None:
             self._notify_char = gatt.Characteristic(
                 bumble_uuid(config.notify_uuid),
-                gatt.Characteristic.Properties.NOTIFY,
+                _as_properties(
+                    config.properties_of(config.notify_uuid),
+                    gatt.Characteristic.Properties.NOTIFY,
+                ),
                 gatt.Characteristic.READABLE,
                 b"",
             )
             vendor.append(self._notify_char)
-        self._battery_char = gatt.Characteristic(
-            gatt.GATT_BATTERY_LEVEL_CHARACTERISTIC,
-            gatt.Characteristic.Properties.READ | gatt.Characteristic.Properties.NOTIFY,
-            gatt.Characteristic.READABLE,
-            gatt.CharacteristicValue(read=lambda _connection: bytes([self._battery])),
-        )
-        return [
-            gatt.Service(bumble_uuid(config.service_uuid), vendor),
-            gatt.Service(gatt.GATT_BATTERY_SERVICE, [self._battery_char]),
+        special = {self._write_uuid, self._notify_uuid}
+        for uuid, names in config.characteristics:
+            if normalize_uuid(uuid) in special:
+                continue
+            # A further characteristic (an information record): readable, and
+            # writes to it are taken like any other write to the device.
+            vendor.append(
+                gatt.Characteristic(
+                    bumble_uuid(uuid),
+                    _as_properties(names, gatt.Characteristic.Properties(0)),
+                    gatt.Characteristic.READABLE | gatt.Characteristic.WRITEABLE,
+                    gatt.CharacteristicValue(
+                        read=lambda _connection: bytes(8),
+                        write=self._make_writer(normalize_uuid(uuid)),
+                    ),
+                )
+            )
+        services = [gatt.Service(bumble_uuid(config.service_uuid), vendor)]
+        if config.battery_service:
+            self._battery_char = gatt.Characteristic(
+                gatt.GATT_BATTERY_LEVEL_CHARACTERISTIC,
+                gatt.Characteristic.Properties.READ | gatt.Characteristic.Properties.NOTIFY,
+                gatt.Characteristic.READABLE,
+                gatt.CharacteristicValue(read=lambda _connection: bytes([self._battery])),
+            )
+            services.append(gatt.Service(gatt.GATT_BATTERY_SERVICE, [self._battery_char]))
+        services.append(
             DeviceInformationService(
                 manufacturer_name=config.manufacturer,
                 model_number=config.model,
                 firmware_revision=config.firmware,
-            ),
-        ]
+            )
+        )
+        return services
 
     def _make_writer(self, char_uuid: str) -> Callable[[Connection, bytes], None]:
         def write(_connection: Connection, value: bytes) -> None:
@@ -566,14 +636,22 @@ class VirtualPeripheral:
             return self._notify_char
         return None
 
-    def _has_subscriber(self, characteristic: gatt.Characteristic[bytes]) -> bool:
+    def _subscription(self, characteristic: gatt.Characteristic[bytes]) -> int:
+        """The CCCD bits a central set on ``characteristic`` (0: nobody listens)."""
         if self._device is None:
-            return False
+            return 0
+        bits = 0
         for cccds in self._device.gatt_server.subscribers.values():
             cccd = cccds.get(characteristic.handle)
-            if cccd and cccd[0] & gatt.ClientCharacteristicConfigurationBits.NOTIFICATION:
-                return True
-        return False
+            if cccd:
+                bits |= cccd[0]
+        return bits & (
+            gatt.ClientCharacteristicConfigurationBits.NOTIFICATION
+            | gatt.ClientCharacteristicConfigurationBits.INDICATION
+        )
+
+    def _has_subscriber(self, characteristic: gatt.Characteristic[bytes]) -> bool:
+        return self._subscription(characteristic) != 0
 
     async def _advertise(self) -> None:
         device = self._device
@@ -663,3 +741,14 @@ class VirtualPeripheral:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _as_properties(
+    names: frozenset[str] | None, default: gatt.Characteristic.Properties
+) -> gatt.Characteristic.Properties:
+    if names is None:
+        return default
+    out = gatt.Characteristic.Properties(0)
+    for name in names:
+        out |= _PROPERTIES[name]
+    return out

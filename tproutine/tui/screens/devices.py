@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
+from tproutine.safetext import one_line
 from tproutine.tui.messages import ConnectFinished, DeviceTestFinished, ScanFinished
 from tproutine.tui.widgets.device_panel import DevicePanel
 
@@ -93,8 +94,10 @@ class DevicesScreen(Screen[None]):
     def on_mount(self) -> None:
         default = self.tapp.settings.preferred_device
         self.query_one("#devices-adapter", Label).update(
-            f"Adapter: {self.adapter}"
-            + f" · default device: {default or 'the first known device found'}"
+            one_line(
+                f"Adapter: {self.adapter}"
+                + f" · default device: {default or 'the first known device found'}"
+            )
         )
         self._show_rows()
 
@@ -115,15 +118,17 @@ class DevicesScreen(Screen[None]):
         table.clear()
         for i, device in enumerate(self.found):
             table.add_row(
-                Text(device.name or "(no name)"),
-                device.address,
-                Text(device.profile_name or "unknown: not supported"),
+                # Names come from the air: any control character is shown, not sent.
+                Text(one_line(device.name or "(no name)")),
+                Text(one_line(device.address)),
+                Text(one_line(device.profile_name or "unknown: not supported")),
                 "connected" if device is connected else signal_text(device.rssi),
                 key=f"{i}:{device.address}",
             )
 
     def _status(self, text: str) -> None:
-        self.query_one("#devices-status", Label).update(text)
+        # Most lines name a device (from the air) or an error: one safe line each.
+        self.query_one("#devices-status", Label).update(one_line(text))
 
     def _highlighted(self) -> FoundDevice | None:
         table = self.query_one("#found", DataTable)

@@ -26,8 +26,11 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("up, down", "choose a routine (the preview shows it)"),
             ("enter", "start the highlighted routine (due ones are listed first, marked ●)"),
+            ("◆", "marks a routine that drives a massage device"),
             ("e", "start it easier today: holds and stretches ×0.75, pressure −1, device −10"),
-            ("/", "search by name, tag, area or author; escape clears it"),
+            ("/", "search by name, tag, area or author: the best match comes first"),
+            ("enter, escape", "in the search: pick the best match, or back to the list"),
+            ("escape", "in the list: clear the search"),
             ("d", "devices"),
             ("h", "history"),
             ("q", "quit"),
@@ -50,7 +53,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("p, left", "back to the start of this segment (the previous one in the first 3 s)"),
             ("+, -", "intensity up or down 10% for the rest of the session"),
             ("s, escape", "stop the motor now; it stays off until you press s again"),
-            ("q", "end the session (asks first: y or enter ends, n or escape goes on)"),
+            ("q", "end the session (asks first, paused meanwhile: y or enter ends, n goes on)"),
         ),
     ),
     (

@@ -24,6 +24,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Label
 
+from tproutine.safetext import one_line
 from tproutine.tui.messages import HistoryExported
 
 if TYPE_CHECKING:
@@ -131,7 +132,6 @@ class HistoryScreen(Screen[None]):
             local_time,
             pain_text,
             status_text,
-            terminal_safe,
         )
 
         page = self.tapp.history_store().sessions(limit=PAGE, offset=len(self.rows))
@@ -139,7 +139,7 @@ class HistoryScreen(Screen[None]):
         self.query_one("#sessions", DataTable).add_rows(
             (
                 local_time(row.started_at),
-                Text(terminal_safe(row.routine)),
+                Text(one_line(row.routine)),
                 status_text(row),
                 format_duration(row.spent_s),
                 pain_text(row.pain_before, row.pain_after) or "–",
@@ -232,8 +232,8 @@ class HistoryScreen(Screen[None]):
     def on_history_exported(self, message: HistoryExported) -> None:
         status = self.query_one("#history-status", Label)
         if message.error:
-            status.update(f"Could not write {message.path}: {message.error}")
+            status.update(one_line(f"Could not write {message.path}: {message.error}"))
             self.notify(f"Export failed: {message.error}", severity="error")
         else:
-            status.update(f"Exported to {message.path}")
+            status.update(one_line(f"Exported to {message.path}"))
             self.notify(f"Saved to {message.path}", timeout=8)

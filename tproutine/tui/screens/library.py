@@ -19,6 +19,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tproutine.safetext import one_line
+from tproutine.tui.columns import DEVICE_MARK, fit
 from tproutine.tui.messages import LibraryLoaded
 
 if TYPE_CHECKING:
@@ -40,16 +42,39 @@ def clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def match_score(entry: RoutineEntry, words: list[str]) -> int:
+    """How well the search ``words`` (casefolded) fit ``entry``: a word that starts a word
+    of the name counts most, one inside the name less, one in the tags, areas or
+    author least; a name that starts with the whole query gets more."""
+    name = entry.name.casefold()
+    name_words = name.replace("-", " ").replace("(", " ").split()
+    score = 0
+    for word in words:
+        if any(w.startswith(word) for w in name_words):
+            score += 3
+        elif word in name:
+            score += 2
+        else:
+            score += 1
+    return score + (2 if name.startswith(" ".join(words)) else 0)
+
+
+def uses_device(entry: RoutineEntry) -> bool:
+    """Whether the routine drives a massage device in any step."""
+    return entry.timeline is not None and entry.timeline.uses_device
+
+
 def preview_text(entry: RoutineEntry) -> Text:
     """The preview pane: summary, safety notes, the steps with their times, the total."""
     out = Text()
-    out.append(entry.name, style="bold")
+    # The name of a file that cannot be run is its file name: anyone's text.
+    out.append(one_line(entry.name), style="bold")
     out.append("\n")
     if entry.errors:
         out.append("This file cannot be run:\n", style="bold")
         for line in entry.errors:
-            out.append(f"  {line}\n")
-        out.append(f"\n{entry.path}\n", style="dim")
+            out.append(f"  {one_line(line)}\n")
+        out.append(f"\n{one_line(str(entry.path))}\n", style="dim")
         return out
     meta = [f"Total {clock_text(entry.total_s)}"]
     if entry.author:
@@ -57,6 +82,8 @@ def preview_text(entry: RoutineEntry) -> Text:
     if entry.origin == "yours":
         meta.append("your routine")
     out.append(" · ".join(meta) + "\n", style="dim")
+    if uses_device(entry):
+        out.append(f"{DEVICE_MARK} Uses a massage device; without one it runs as a timer.\n")
     if entry.summary:
         out.append(f"\n{' '.join(entry.summary.split())}\n")
     if entry.tags:
@@ -77,10 +104,6 @@ def preview_text(entry: RoutineEntry) -> Text:
     return out
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
 class RoutineList(OptionList):
     """The list of routines, one line each: enter starts the highlighted one.
 
@@ -89,20 +112,6 @@ class RoutineList(OptionList):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "Start", show=True)]
-
-
-def columns_text(name: str, time: str, tags: str, author: str, width: int, name_width: int) -> str:
-    """One row of the list, columns padded and clipped to ``width`` cells."""
-    rest = max(width - name_width - 2 - 5 - 2, 0)
-    tags_width = max(rest * 3 // 5, 0)
-    author_width = max(rest - tags_width - 2, 0)
-    cells = [
-        _clip(name, name_width).ljust(name_width),
-        time.rjust(5),
-        _clip(tags, tags_width).ljust(tags_width),
-        _clip(author, author_width),
-    ]
-    return "  ".join(cells)[:width].rstrip()
 
 
 class LibraryScreen(Screen[None]):
@@ -115,6 +124,7 @@ class LibraryScreen(Screen[None]):
         Binding("h", "app.open_history", "History"),
         Binding("q", "quit", "Quit"),
         Binding("enter", "start", "Start the highlighted routine", show=False),
+        Binding("escape", "clear_search", "Clear search"),
         Binding("e", "start_easier", "Easier today"),
     ]
 
@@ -141,6 +151,7 @@ class LibraryScreen(Screen[None]):
                 yield Label("", id="routines-header", markup=False)
                 yield RoutineList(id="routines")
                 yield Label("Reading the routines…", id="library-status", markup=False)
+                yield Label("", id="search-hint", classes="-hidden", markup=False)
             with VerticalScroll(id="preview-pane"):
                 yield Static(id="preview", markup=False)
         yield Footer(compact=True)
@@ -203,15 +214,24 @@ class LibraryScreen(Screen[None]):
         from tproutine.tui.plans import badge, ordered
 
         self._shown = ordered([e for e in entries if e.matches(query)], self._plans)
-        # The name and the time must show at 80 columns; tags and author get the rest.
-        width = max(routines.scrollable_content_region.width - 1, 30)
-        longest = max((len(e.name) + len(badge(e, self._plans)) + 3 for e in entries), default=10)
-        # Past 60 cells the tags and the author get at least 30 of them.
-        room = width - 5 - 2 - (30 if width >= 60 else 0)
-        name_width = max(min(longest, room), 12)
-        self.query_one("#routines-header", Label).update(
-            columns_text("Routine", " Time", "Tags", "Author", width, name_width)
+        if query.strip():
+            # While searching, the best match first (a stable sort keeps the order of ties).
+            words = query.casefold().split()
+            self._shown.sort(key=lambda e: -match_score(e, words))
+        # Measured over every entry, so the columns stay put while a search narrows the list.
+        columns = fit(
+            max(routines.scrollable_content_region.width - 1, 30),
+            max(
+                (
+                    len(e.name) + len(f" · {b}" if (b := badge(e, self._plans)) else "")
+                    for e in entries
+                ),
+                default=10,
+            ),
+            max((len(", ".join(e.tags)) for e in entries), default=0),
+            max((len(e.author) for e in entries), default=0),
         )
+        self.query_one("#routines-header", Label).update(columns.header())
         options = []
         for i, entry in enumerate(self._shown):
             if entry.errors:
@@ -219,8 +239,10 @@ class LibraryScreen(Screen[None]):
             else:
                 time, tags, author = clock_text(entry.total_s), ", ".join(entry.tags), entry.author
             mark = badge(entry, self._plans)
-            name = f"{entry.name} · {mark}" if mark else entry.name
-            row = columns_text(name, time, tags, author, width, name_width)
+            shown = one_line(entry.name)  # a broken file's name is its file name
+            name = f"{shown} · {mark}" if mark else shown
+            device = DEVICE_MARK if uses_device(entry) else ""
+            row = columns.row(device, name, time, tags, author)
             options.append(Option(Text(row), id=str(i)))
         routines.clear_options()
         routines.add_options(options)
@@ -228,17 +250,34 @@ class LibraryScreen(Screen[None]):
         if not entries:
             status.update("No routines found. Add your own with `tproutine add FILE`.")
         elif not self._shown:
-            status.update(f"Nothing matches “{query}”. escape clears the search.")
+            status.update(f"Nothing matches “{query}”.")
         else:
             count = len(self._shown)
+            some = any(map(uses_device, entries))
+            legend = f" · {DEVICE_MARK} uses a massage device" if some else ""
             status.update(
                 f"{count} routine{'s' if count != 1 else ''}"
                 + (f" matching “{query}”" if query else "")
+                + legend
             )
         if self._shown:
-            keep = self._shown.index(highlighted) if highlighted in self._shown else 0
+            if highlighted in self._shown:
+                keep = self._shown.index(highlighted)
+            elif highlighted is None:
+                keep = self._first_choice()
+            else:
+                keep = 0
             routines.highlighted = keep
         self._preview()
+
+    def _first_choice(self) -> int:
+        """The row the cursor starts on: in the demo, the first routine that uses the
+        device, so that enter shows the virtual massager at work."""
+        if self.tapp.options.demo:
+            for i, entry in enumerate(self._shown):
+                if uses_device(entry):
+                    return i
+        return 0
 
     def on_resize(self) -> None:
         if self.tapp.entries is not None:
@@ -276,25 +315,56 @@ class LibraryScreen(Screen[None]):
     def _search_changed(self, event: Input.Changed) -> None:
         if self.tapp.entries is not None:
             self._fill(self.tapp.entries)
+            self._best_match()
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
+        # Enter picks the best match: the list has the keys, and enter again starts it.
+        self._best_match()
         self.query_one("#routines", RoutineList).focus()
+
+    def _best_match(self) -> None:
+        if self._shown:
+            self.query_one("#routines", RoutineList).highlighted = 0
 
     def on_key(self, event: Any) -> None:
         search = self.query_one("#search", Input)
         if not search.has_focus:
             return
-        if event.key == "escape":
-            # First escape clears the search, the next goes back to the list.
-            if search.value:
-                search.value = ""
-            else:
-                self.query_one("#routines", RoutineList).focus()
-            event.stop()
-        elif event.key == "down":
+        if event.key in ("escape", "down"):
+            # One escape leaves the box (the filter stays; escape again clears it).
             self.query_one("#routines", RoutineList).focus()
             event.stop()
+
+    def on_descendant_focus(self) -> None:
+        self._say_keys()
+
+    def on_descendant_blur(self) -> None:
+        self._say_keys()
+
+    def _say_keys(self) -> None:
+        """The hint under the list says what the keys do where the focus is."""
+        hint = self.query_one("#search-hint", Label)
+        search = self.query_one("#search", Input)
+        if search.has_focus:
+            text = "enter: pick the best match · esc: to the list"
+        elif search.value:
+            text = "enter: start · esc: clear the search"
+        else:
+            text = ""
+        hint.update(text)
+        hint.set_class(not text, "-hidden")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_search":
+            return bool(self.query_one("#search", Input).value)
+        return True
+
+    def action_clear_search(self) -> None:
+        self.query_one("#search", Input).value = ""
+        self.query_one("#routines", RoutineList).focus()
+        self._say_keys()
 
     # ------------------------------------------------------------------ actions
 

@@ -10,7 +10,8 @@ commands to the session (pause, next, back, intensity, stop the motor, end).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -22,6 +23,7 @@ from textual.widgets import Digits, Footer, Label, Static
 from tproutine.engine.events import Event
 from tproutine.routine.durations import format_duration
 from tproutine.routine.timeline import KIND_LABELS, Segment, Timeline
+from tproutine.safetext import one_line, visible
 from tproutine.tui.messages import SessionEvent
 from tproutine.tui.widgets.device_panel import DevicePanel
 from tproutine.tui.widgets.meter import Meter
@@ -30,9 +32,15 @@ if TYPE_CHECKING:
     from tproutine.runtime import Runtime
     from tproutine.tui.app import TProutineApp
 
+T = TypeVar("T")
+
 BREATHE_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "Breathe out"}
 # The titles of the Player's bars line up in a column this wide.
 TITLE_WIDTH = 12
+# Below this many rows the Player packs itself tighter ("-short" in player.tcss).
+SHORT_HEIGHT = 24
+# Below this many columns the footer leaves out the palette's key for the Player's own.
+NARROW_WIDTH = 90
 # How many segments after the next one the Player lists (the screen crops what does not fit).
 UPCOMING = 12
 # Kinds whose title is just the kind ("Rest", "Get ready"): the title line says it once.
@@ -94,6 +102,7 @@ class ConfirmEndScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-end", classes="dialog"):
             yield Label("End this session?", classes="dialog-title")
+            yield Label("Paused while you choose: the motor is off.", markup=False)
             yield Label("The time so far is saved to your history.", markup=False)
             yield Label("y or enter: end it    n or escape: go on", classes="hint")
         yield Footer(compact=True)
@@ -114,17 +123,23 @@ class PlayerScreen(Screen[None]):
 
     AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_pause", "Pause"),
+        # Two bindings for one key each: the footer names what the key does now
+        # (check_action hides the other), and the key runs whichever is shown.
+        # The footer lists them in this order and a narrow one cuts the end off:
+        # pause and end come first.
+        Binding("space", "pause", "Pause"),
+        Binding("space", "resume", "Resume"),
+        Binding("q", "end", "End"),
         Binding("n", "next", "Next"),
         Binding("right", "next", "Next", show=False),
         Binding("p", "back", "Back"),
         Binding("left", "back", "Back", show=False),
+        Binding("s", "halt", "Motor off"),
+        Binding("s", "release", "Motor on"),
+        Binding("escape", "halt", "Stop motor", show=False),
         Binding("plus", "intensity(1)", "+10%", key_display="+"),
         Binding("equals_sign", "intensity(1)", "+10%", show=False),
         Binding("minus", "intensity(-1)", "-10%", key_display="-"),
-        Binding("s", "halt", "Motor off"),
-        Binding("escape", "halt", "Stop motor", show=False),
-        Binding("q", "end", "End"),
     ]
 
     def __init__(self, runtime: Runtime) -> None:
@@ -182,13 +197,17 @@ class PlayerScreen(Screen[None]):
         self._unsubscribe = self.session.subscribe(self._listener)
         adjustment = self.session.timeline.adjustment
         if adjustment is not None:
-            from tproutine.safetext import one_line
-
             self.query_one("#routine-name", Label).tooltip = one_line(adjustment.summary)
             self.notify(f"Adjusted: {one_line(adjustment.summary)}", timeout=6)
         self.refresh_view()
         self.set_interval(self.tapp.options.refresh_interval, self.refresh_view)
         self._run()
+
+    def on_resize(self) -> None:
+        # A small terminal keeps what matters: the digits, the step's bar, "Next" and
+        # the keys. Long texts get fewer lines and the spacing goes (player.tcss).
+        self.set_class(self.size.height < SHORT_HEIGHT, "-short")
+        self.query_one(Footer).show_command_palette = self.size.width >= NARROW_WIDTH
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -260,7 +279,8 @@ class PlayerScreen(Screen[None]):
         if self._texts.get(selector) == text:
             return
         self._texts[selector] = text
-        self.query_one(selector, Static).update(text)
+        # The routine's text was checked at the door; shown safely all the same.
+        self.query_one(selector, Static).update(visible(text))
 
     def refresh_view(self) -> None:
         """Read the session's views and show them (no timing happens here).
@@ -326,6 +346,9 @@ class PlayerScreen(Screen[None]):
             run_text = "Starting…"
         self._put("#run-state", run_text)
         self.set_class(state == "paused", "-paused")
+        # The footer's labels follow the state ("Resume" while paused, "Motor on" while
+        # stopped by the person): check_action is asked again.
+        self.refresh_bindings()
 
         if seg is None:
             self._put("#kind-line", "")
@@ -346,7 +369,7 @@ class PlayerScreen(Screen[None]):
         halted = s.device_halted
         self._put(
             "#halt-banner",
-            "Motor stopped by you: it stays off until you press s again." if halted else "",
+            "Motor stopped by you: off until you press s again." if halted else "",
         )
         self.query_one("#halt-banner").set_class(not halted, "-hidden")
 
@@ -381,12 +404,33 @@ class PlayerScreen(Screen[None]):
         level = s.planned_level()
         if level is not None:
             return f"Device level {level}"
-        return f"Intensity scale {s.scale * 100:.0f}%" if scale else ""
+        # A step without the device has no intensity to speak of.
+        return ""
 
     # ------------------------------------------------------------------ actions
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        s = self.session
+        if action == "pause":
+            return s.state != "paused"
+        if action == "resume":
+            return s.state == "paused"
+        if action == "release":
+            return s.device_halted
+        if action == "halt":
+            return not s.device_halted
+        return True
+
     def action_toggle_pause(self) -> None:
         self.session.toggle_pause()
+        self.refresh_view()
+
+    def action_pause(self) -> None:
+        self.session.pause()
+        self.refresh_view()
+
+    def action_resume(self) -> None:
+        self.session.resume()
         self.refresh_view()
 
     def action_next(self) -> None:
@@ -405,14 +449,31 @@ class PlayerScreen(Screen[None]):
         if after == before:
             edge = "highest" if steps > 0 else "lowest"
             self.notify(f"Intensity is at its {edge} ({after * 100:.0f}%).", timeout=3)
+        elif self.session.planned_percent() is None and self.session.planned_level() is None:
+            # Nothing on screen shows the scale on a step without the device: say it here.
+            self.notify(
+                f"Device intensity {after * 100:.0f}% for the rest of the session "
+                "(this step does not use the device).",
+                timeout=3,
+            )
         self.refresh_view()
 
     def action_halt(self) -> None:
-        """The latched motor stop: on, or off again."""
+        """The latched motor stop: the motor stays off until ``s`` again."""
+        self._set_halt(True)
+
+    def action_release(self) -> None:
+        """Lift the latched stop: the session drives the motor again."""
+        self._set_halt(False)
+
+    def _set_halt(self, halt: bool) -> None:
         s = self.session
         controller = self.tapp.controller
         if s.state in ("running", "paused"):
-            s.toggle_halt()
+            if halt:
+                s.halt_device()
+            else:
+                s.release_device()
             halted = s.device_halted
         else:
             halted = True
@@ -432,6 +493,23 @@ class PlayerScreen(Screen[None]):
         def answered(end: bool | None) -> None:
             if end:
                 self.session.stop()
-                self.refresh_view()
 
-        self.app.push_screen(ConfirmEndScreen(), answered)
+        self.ask(ConfirmEndScreen(), answered)
+
+    def ask(self, question: ModalScreen[T], answered: Callable[[T | None], None]) -> None:
+        """Show a question over the session, paused (the motor stopped) until it is answered.
+
+        Nobody should be timed, or massaged, while reading a question. The session
+        resumes afterwards only if this paused it, and only if the answer left it
+        paused (an answer that ends the session ends it).
+        """
+        paused_here = self.session.pause()
+        self.refresh_view()
+
+        def done(answer: T | None) -> None:
+            answered(answer)
+            if paused_here and self.session.state == "paused":
+                self.session.resume()
+            self.refresh_view()
+
+        self.app.push_screen(question, done)

@@ -36,6 +36,11 @@ def saved_text(runtime: Runtime) -> str:
         return f"Not saved to history: {reason}"
     if not recorder.session_id:
         return "Ended before the first step: nothing to save."
+    if store.waiting:
+        return (
+            "Kept to be saved: another program holds the history's lock; "
+            "it is saved as soon as it lets go."
+        )
     return "Saved to history."
 
 

@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Label
 
 from tproutine.devices.status import DeviceStatus
+from tproutine.safetext import one_line
 from tproutine.tui.widgets.meter import Meter
 
 
@@ -119,8 +120,11 @@ class DevicePanel(Widget):
         name = status.name or ""
         if status.profile and status.profile != name:
             name = f"{name} ({status.profile})" if name else status.profile
-        self.query_one("#device-name", Label).update(name)
-        self.query_one("#device-readings", Label).update(readings_text(status))
+        # Its own words, apart from the state's: "connected, motor off · Massager". The
+        # name is what the device advertises: any control character is shown, not sent.
+        self.query_one("#device-name", Label).update(f"· {one_line(name)}" if name else "")
+        readings = readings_text(status)
+        self.query_one("#device-readings", Label).update(f"· {readings}" if readings else "")
         meter = self.query_one("#device-intensity", Meter)
         if status.percent is not None:
             meter.value = status.percent / 100
@@ -130,5 +134,5 @@ class DevicePanel(Widget):
             meter.value = 0.0
         meter.label = intensity_text(status)
         message = self.query_one("#device-message", Label)
-        message.update(status.message or "")
+        message.update(one_line(status.message or ""))
         message.set_class(not status.message, "-empty")

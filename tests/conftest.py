@@ -1,0 +1,22 @@
+"""Settings for the whole suite.
+
+No test may depend on how fast or how busy the machine is. Hypothesis measures
+each example against a deadline (200 ms by default) and checks that generating
+data is not "too slow": both fail on a machine that is busy with other work, so
+they are off for every property test here. What a property test checks is the
+property; speed is measured by the benchmarks under ``bench/``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# `make test` must give the same answer every time (a red CI means nothing lands),
+# so property tests draw the same examples on every run and replay nothing from a
+# local database. `make fuzz` explores new examples and remembers what fails.
+_CALM = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True, **_CALM)
+settings.register_profile("explore", max_examples=2_000, print_blob=True, **_CALM)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
