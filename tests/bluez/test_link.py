@@ -77,6 +77,10 @@ def test_connect_set_ramp_and_stop(air: OnAir, tmp_path: Path) -> None:
     records = air.records()
     assert len(events(records, "connect")) == 1, records
     motor = motor_writes(records)
+    # The app stops the motor as soon as it connects (a known state before the
+    # routine's first level): skip that.
+    while motor and motor[0]["kind"] == "stop":
+        motor.pop(0)
     assert motor, records
     # The steady step first, at its level.
     assert motor[0]["kind"] == "set" and motor[0]["running"], motor

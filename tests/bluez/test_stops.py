@@ -20,6 +20,7 @@ import pytest
 
 from tests.bluez.vmkit import (
     OnAir,
+    device_connected,
     disconnected,
     finish,
     motor_on,
@@ -208,3 +209,30 @@ def test_an_exception_in_the_app(air: OnAir, routine: Path, tmp_path: Path, mode
     assert code == 1, (out, err)
     assert "RuntimeError: a bug in the app" in err, err
     assert_log_stopped_before_disconnect(air.wait_for(disconnected, "the disconnect"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no guardian yet (issue 10, item 4): after kill -9 bluetoothd keeps the link "
+    "and the motor runs on",
+)
+def test_sigkill(air: OnAir, routine: Path, tmp_path: Path) -> None:
+    """kill -9: nothing in the app runs, so only a guardian outside it can stop the motor.
+
+    What BlueZ does without one: the link belongs to bluetoothd, so it stays up
+    after the process is gone, the device hears nothing (no write, no
+    disconnect) and runs on. The first assertion records that; the second is
+    the guarantee the guardian must give (a stop within 2 s).
+    """
+    process = tproutine(run_args(routine, air), tmp_path)
+    air.wait_for(motor_on, "the motor running")
+    since = air.mark()
+    process.send_signal(signal.SIGKILL)
+    finish(process)
+    assert device_connected(air.address), "bluetoothd dropped the link of a killed program"
+    air.wait_for(
+        lambda r: any(w["kind"] == "stop" for w in motor_writes(r)) or disconnected(r),
+        "a stop or a disconnect within 2 s of kill -9",
+        since,
+        timeout=2.0 + 3.0,  # 2 s, and slack for reading the log under emulation
+    )

@@ -42,7 +42,8 @@ requirements() {
 import re, sys, tomllib
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
 wanted = list(project["dependencies"]) + list(project["optional-dependencies"]["sim"])
-runner = ("pytest", "pytest-asyncio", "pytest-timeout")
+# tests/conftest.py (loaded for tests/bluez too) sets up hypothesis.
+runner = ("pytest", "pytest-asyncio", "pytest-timeout", "hypothesis")
 for spec in project["optional-dependencies"]["dev"]:
     name = re.split(r"[<>=!~ ;\[]", spec, maxsplit=1)[0]
     if name in runner:
@@ -134,7 +135,9 @@ in_root depmod "$kver"
 # Module paths, dependencies first, for the modules named.
 needs() { in_root sh -c "for m in $*; do modprobe -S $kver --show-depends \$m; done" | awk '$1 == "insmod" && !seen[$2]++ {print $2}'; }
 boot_modules="$(needs virtio_pci virtio_blk ext4)"
-keep="$(needs virtio_pci virtio_blk ext4 virtio_rng 9pnet_virtio 9p hci_vhci bluetooth)"
+# cmac and ecdh_generic: the Security Manager's crypto (without them the kernel
+# says "Unable to create CMAC crypto context" and LE pairing cannot work).
+keep="$(needs virtio_pci virtio_blk ext4 virtio_rng 9pnet_virtio 9p hci_vhci bluetooth cmac ecdh_generic)"
 BOOT="$WORK/boot"
 mkdir -p "$BOOT/bin" "$BOOT/modules" "$BOOT/dev" "$BOOT/proc" "$BOOT/sys" "$BOOT/root"
 cp "$FS/usr/bin/busybox" "$BOOT/bin/busybox"

@@ -195,13 +195,15 @@ class Boot:
 
 def write_job(out: Path, pytest_args: list[str], command: str | None) -> None:
     args = " ".join(_quote(a) for a in pytest_args)
+    # Tests named on the command line replace the whole folder.
+    where = "" if any(a.startswith("tests/") for a in pytest_args) else "tests/bluez "
     run = command or (
-        "exec python -m pytest tests/bluez -p no:cacheprovider -v --durations=0 "
+        f"exec python -m pytest {where}-p no:cacheprovider -v --durations=0 "
         f"--junitxml=/mnt/out/junit.xml -o junit_family=xunit2 {args}"
     )
     (out / "job.sh").write_text(
         "# Written by tools/bluez-vm/run.py; run by the guest's init in /mnt/src.\n"
-        "export TPROUTINE_BLUEZ_VM=1 TPROUTINE_BLUEZ_OUT=/mnt/out\n"
+        "export TPROUTINE_BLUEZ_VM=1 TPROUTINE_BLUEZ_OUT=/mnt/out HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis\n"
         f"{run}\n",
         encoding="utf-8",
     )

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import sys
 from typing import TYPE_CHECKING
 
 from bleak import BleakClient, BleakScanner
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 
 def _can_notify(char: BleakGATTCharacteristic) -> bool:
     return bool({"notify", "indicate"} & set(char.properties))
+
+
+def _on_bluez(backends: Backends) -> bool:
+    """Whether bleak talks to BlueZ here (the system adapter on Linux)."""
+    return backends.spec.kind == "system" and backends.client is None and sys.platform == "linux"
 
 
 def _scan_failure(exc: BaseException, backends: Backends) -> str:
@@ -185,6 +191,13 @@ class Connection(ControllerBase):
             await scanner.start()
         except Exception as exc:
             raise DeviceError(_scan_failure(exc, backends)) from None
+        if _on_bluez(backends):
+            # A device BlueZ still holds connected (its last app was killed) does
+            # not advertise: offer it as if it had.
+            from tproutine.devices import bluez
+
+            for held in await bluez.connected_devices():
+                seen(*held)
         try:
             device, adv, fit = await asyncio.wait_for(found, timeout)
         except TimeoutError:
@@ -227,7 +240,12 @@ class Connection(ControllerBase):
             backend=backends.client,
         )
         try:
-            await client.connect()
+            if _on_bluez(backends):
+                from tproutine.devices import bluez
+
+                await bluez.connect(client, self.connect_timeout)
+            else:
+                await client.connect()
         except TimeoutError:
             raise DeviceError(
                 f"{found.name or found.address} did not answer within {self.connect_timeout:g} s"
