@@ -282,10 +282,10 @@ async def _make(factory: Callable[..., T], **kwargs: Any) -> T:
 
 def bluez_objects() -> dict[str, dict[str, Any]]:
     """BlueZ's managed objects: path -> interfaces (via bleak's own D-Bus library)."""
-    return asyncio.run(_managed_objects())
+    return asyncio.run(managed_objects())
 
 
-async def _managed_objects() -> dict[str, dict[str, Any]]:
+async def managed_objects() -> dict[str, dict[str, Any]]:
     from dbus_fast import BusType, Message
     from dbus_fast.aio import MessageBus
 
@@ -306,12 +306,8 @@ async def _managed_objects() -> dict[str, dict[str, Any]]:
         bus.disconnect()
 
 
-def bus_names() -> list[str]:
+async def bus_names() -> list[str]:
     """Every name on the system bus: a leaked D-Bus connection shows up here."""
-    return asyncio.run(_bus_names())
-
-
-async def _bus_names() -> list[str]:
     from dbus_fast import BusType, Message
     from dbus_fast.aio import MessageBus
 

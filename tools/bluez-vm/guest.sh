@@ -19,7 +19,11 @@ dbus-daemon --system --fork
 # bluetoothd's debug log (-d; "bluez_vm_debug" on the kernel command line, from
 # run.py --debug) slows it badly under emulation: kept in RAM, copied at the end.
 debug=""
-grep -q bluez_vm_debug /proc/cmdline && debug="-d"
+if grep -q bluez_vm_debug /proc/cmdline; then
+  debug="-d"
+  # Every HCI packet between the kernel and the controller, for the record.
+  btmon -w /tmp/btmon.snoop >/dev/null 2>&1 &
+fi
 /usr/libexec/bluetooth/bluetoothd -n $debug >/tmp/bluetoothd.log 2>&1 &
 i=0
 until dbus-send --system --print-reply --dest=org.bluez / \
@@ -38,3 +42,7 @@ else
   say "no /mnt/out/job.sh: nothing to run"
 fi
 cp /tmp/bluetoothd.log /mnt/out/bluetoothd.log
+if [ -f /tmp/btmon.snoop ]; then
+  sync
+  btmon -r /tmp/btmon.snoop -T >/mnt/out/btmon.log 2>&1 || true
+fi

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long the stack may take to start a scan.
+SCAN_START_TIMEOUT = 10.0
+
 
 def _can_notify(char: BleakGATTCharacteristic) -> bool:
     return bool({"notify", "indicate"} & set(char.properties))
@@ -188,7 +191,13 @@ class Connection(ControllerBase):
 
         scanner = BleakScanner(seen, backend=backends.scanner)
         try:
-            await scanner.start()
+            # Bounded: a stack that never answers (BlueZ's StartDiscovery has been
+            # seen waiting on the kernel for good) must not hold up the session.
+            await asyncio.wait_for(scanner.start(), SCAN_START_TIMEOUT)
+        except TimeoutError:
+            raise DeviceError(
+                f"{backends.description} did not start scanning within {SCAN_START_TIMEOUT:g} s"
+            ) from None
         except Exception as exc:
             raise DeviceError(_scan_failure(exc, backends)) from None
         if _on_bluez(backends):
