@@ -74,7 +74,7 @@ def test_connect_set_ramp_and_stop(air: OnAir, tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, (out, err)
     assert "Routine complete" in out, out
-    records = air.records()
+    records = air.wait_for(lambda r: events(r, "disconnect"), "the disconnect")
     assert len(events(records, "connect")) == 1, records
     motor = motor_writes(records)
     # The app stops the motor as soon as it connects (a known state before the

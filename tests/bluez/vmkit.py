@@ -31,7 +31,7 @@ from bumble import hci
 
 from tproutine.devices.codec import percent_to_level
 from tproutine.devices.profile import load_profiles
-from tproutine.devices.sim.controller import SimController
+from tproutine.devices.sim.controller import SimController, VirtualLink
 from tproutine.devices.sim.massager import REFERENCE_PROFILE, MassagerLog, VirtualMassager
 from tproutine.devices.sim.peripheral import PeripheralConfig, VirtualPeripheral
 from tproutine.devices.sim.vhci import VhciRadio
@@ -170,10 +170,10 @@ async def _run(function: Callable[..., T], *args: Any) -> T:
 class FaultyAdapter(SimController):
     """The kernel's adapter, with the failures real radios have on demand.
 
-    - ``abort_connections(n)``: the next ``n`` connection attempts end with LE
-      Connection Complete, status Connection Failed to be Established (0x3E),
-      what a controller reports when the peer did not answer the connect
-      request: BlueZ's ``le-connection-abort-by-local``.
+    - ``abort_connections(n)``: the next ``n`` connections come up and are lost
+      at once with reason Connection Failed to be Established (0x3E), what a
+      controller reports when the peer did not answer in the first connection
+      events (interference, range): BlueZ's ``le-connection-abort-by-local``.
     - ``slow_connections(seconds)``: each connection completes that long after
       the peer was found, as over a noisy channel: room for a second client's
       Connect to run into the first (BlueZ's ``InProgress``).
@@ -196,24 +196,6 @@ class FaultyAdapter(SimController):
         pending = self.pending_le_connection
         if pending is None or self._delayed:
             return
-        if self.aborts > 0:
-            self.aborts -= 1
-            self.aborted += 1
-            self.pending_le_connection = None
-            self.send_hci_packet(
-                hci.HCI_LE_Connection_Complete_Event(
-                    status=hci.HCI_ErrorCode.CONNECTION_FAILED_TO_BE_ESTABLISHED_ERROR,
-                    connection_handle=0,
-                    role=hci.Role.CENTRAL,
-                    peer_address_type=pending.peer_address_type,
-                    peer_address=pending.peer_address,
-                    connection_interval=0,
-                    peripheral_latency=0,
-                    supervision_timeout=0,
-                    central_clock_accuracy=0,
-                )
-            )
-            return
         if self.connect_delay > 0:
             self._delayed = True
 
@@ -225,6 +207,17 @@ class FaultyAdapter(SimController):
             asyncio.get_running_loop().call_later(self.connect_delay, later)
             return
         super().create_le_connection(peer_address)
+        if self.aborts > 0:
+            self.aborts -= 1
+            self.aborted += 1
+            # After both ends have the connection (the link delivers on the next
+            # loop iterations), as a controller finds it lost in its first events.
+            asyncio.get_running_loop().call_later(0.05, self._abort)
+
+    def _abort(self) -> None:
+        link = self.link
+        if isinstance(link, VirtualLink):
+            link.drop(self, reason=hci.HCI_ErrorCode.CONNECTION_FAILED_TO_BE_ESTABLISHED_ERROR)
 
 
 class Radio:
