@@ -293,8 +293,9 @@ def test_an_events_file_that_cannot_be_written_refuses_to_start(tmp_path: Path) 
 
 def test_a_bad_adapter_is_reported_once_and_the_routine_runs_as_a_timer(tmp_path: Path) -> None:
     routine = write(tmp_path, "safe.yaml", SAFE)
+    # Well formed, but nobody listens there (a malformed one is a usage error, exit 2).
     result = run(tmp_path, str(routine), "--plain", "--yes", "--speed", "500",
-                 "--adapter", "tcp:nowhere")  # fmt: skip
+                 "--adapter", "tcp:127.0.0.1:1")  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "running as a timer only" in lines[0], lines

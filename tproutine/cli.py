@@ -82,6 +82,7 @@ _scan_seconds = _range(0, 600, "above 0 up to 600 seconds", above=True)
 _live_seconds = _range(0, 3600, "above 0 up to 3600 seconds", above=True)
 _drop_every = _range(0, 86_400, "above 0 up to 86400 seconds", above=True)
 _auto_off = _range(0, 86_400, "0 (never) up to 86400 seconds")
+_wait = _range(0, 120, "0 (connect as the session goes) up to 120 seconds")
 
 
 def _add_session_options(p: argparse.ArgumentParser, *, plain: bool) -> None:
@@ -102,6 +103,14 @@ def _add_session_options(p: argparse.ArgumentParser, *, plain: bool) -> None:
         help="system (default), sim (in-process virtual massager), tcp:HOST:PORT, or none",
     )
     p.add_argument("--device", default=None, help="auto (default), a name, an address, or none")
+    p.add_argument(
+        "--connect-timeout",
+        type=_wait,
+        default=None,
+        metavar="SECONDS",
+        help="wait this long for the device before the clock starts (default 10; 0 = start "
+        "at once and connect meanwhile)",
+    )
     p.add_argument(
         "--max-intensity",
         type=_percent,
@@ -136,7 +145,13 @@ def _command(
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only``, just that command's (the others cost
+    a one-file command a fifth of its start-up, and it never needs them)."""
+
+    def wanted(name: str) -> bool:
+        return only is None or name == only
+
     parser = argparse.ArgumentParser(
         prog="tproutine",
         description="Guided trigger-point and stretching routines, with BLE massage devices. "
@@ -147,200 +162,246 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tproutine {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = _command(
-        sub,
-        "demo",
-        "open the app with the virtual massager connected",
-        "The whole product with no hardware: the bundled routines and a simulated "
-        "massage device on a real Bluetooth stack.",
-    )
-    _add_session_options(p, plain=False)
-    p.add_argument("files", nargs="*", metavar="FILE", help="extra routine files for the library")
+    if wanted("demo"):
+        p = _command(
+            sub,
+            "demo",
+            "open the app with the virtual massager connected",
+            "The whole product with no hardware: the bundled routines and a simulated "
+            "massage device on a real Bluetooth stack.",
+        )
+        _add_session_options(p, plain=False)
+        p.add_argument(
+            "files", nargs="*", metavar="FILE", help="extra routine files for the library"
+        )
 
-    p = _command(
-        sub,
-        "run",
-        "run one routine (in the app, or --plain as text)",
-        "On a terminal with --plain: space pauses, n next, p back, +/- intensity, "
-        "s motor off/on, q ends.",
-    )
-    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP)
-    _add_session_options(p, plain=True)
-    p.add_argument("--adjust", metavar="ADJ", help="apply this adjustment file")
-    p.add_argument(
-        "--no-adjust",
-        action="store_true",
-        help="run the routine as written, without the adjustment in your library",
-    )
+    if wanted("run"):
+        p = _command(
+            sub,
+            "run",
+            "run one routine (in the app, or --plain as text)",
+            "On a terminal with --plain: space pauses, n next, p back, +/- intensity, "
+            "s motor off/on, q ends.",
+        )
+        p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP)
+        _add_session_options(p, plain=True)
+        p.add_argument("--adjust", metavar="ADJ", help="apply this adjustment file")
+        p.add_argument(
+            "--no-adjust",
+            action="store_true",
+            help="run the routine as written, without the adjustment in your library",
+        )
 
-    p = _command(
-        sub,
-        "validate",
-        "check routine and adjustment files",
-        "Prints `FILE: ok`, or every mistake as `FILE:LINE:COL: where: what is wrong`; "
-        "exits 1 if any file is invalid.",
-    )
-    p.add_argument(
-        "files",
-        nargs="+",
-        metavar="FILE",
-        help="routine or adjustment files to check; - reads a routine on standard input",
-    )
+    if wanted("validate"):
+        p = _command(
+            sub,
+            "validate",
+            "check routine and adjustment files",
+            "Prints `FILE: ok`, or every mistake as `FILE:LINE:COL: where: what is wrong`; "
+            "exits 1 if any file is invalid.",
+        )
+        p.add_argument(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            help="routine or adjustment files to check; - reads a routine on standard input",
+        )
 
-    p = _command(sub, "show", "print the expanded timeline and the total time")
-    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--adjust", metavar="ADJ", help="show it with this adjustment file applied")
+    if wanted("show"):
+        p = _command(sub, "show", "print the expanded timeline and the total time")
+        p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--adjust", metavar="ADJ", help="show it with this adjustment file applied")
 
-    _command(
-        sub,
-        "schema",
-        "print the JSON Schema of routine files",
-        "Draft 2020-12, for editors that complete and check YAML.",
-    )
+    if wanted("schema"):
+        _command(
+            sub,
+            "schema",
+            "print the JSON Schema of routine files",
+            "Draft 2020-12, for editors that complete and check YAML.",
+        )
 
-    p = _command(sub, "export", "write a handout of a routine for a client")
-    p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
-    p.add_argument(
-        "--format",
-        choices=["md", "html"],
-        required=True,
-        help="md (Markdown) or html (a printable page)",
-    )
-    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    if wanted("export"):
+        p = _command(sub, "export", "write a handout of a routine for a client")
+        p.add_argument("file", metavar="ROUTINE", help=_ROUTINE_HELP + "; - reads standard input")
+        p.add_argument(
+            "--format",
+            choices=["md", "html"],
+            required=True,
+            help="md (Markdown) or html (a printable page)",
+        )
+        p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
 
-    p = _command(sub, "add", "validate routine files and copy them into your library")
-    p.add_argument("files", nargs="+", metavar="FILE", help="routine files to add")
-    p.add_argument("--force", action="store_true", help="replace a routine of the same name")
+    if wanted("add"):
+        p = _command(sub, "add", "validate routine files and copy them into your library")
+        p.add_argument("files", nargs="+", metavar="FILE", help="routine files to add")
+        p.add_argument("--force", action="store_true", help="replace a routine of the same name")
 
-    p = _command(
-        sub,
-        "new",
-        "write a commented starter routine",
-        "It uses every feature of the format, with comments that explain each.",
-    )
-    p.add_argument("name", metavar="NAME", help='the routine\'s name, e.g. "Desk neck reset"')
-    p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: from the name)")
-    p.add_argument(
-        "--steps", metavar="ID,ID,...", help="build it from catalogue steps (see tproutine steps)"
-    )
+    if wanted("new"):
+        p = _command(
+            sub,
+            "new",
+            "write a commented starter routine",
+            "It uses every feature of the format, with comments that explain each.",
+        )
+        p.add_argument("name", metavar="NAME", help='the routine\'s name, e.g. "Desk neck reset"')
+        p.add_argument(
+            "-o", "--output", metavar="FILE", help="where to write (default: from the name)"
+        )
+        p.add_argument(
+            "--steps",
+            metavar="ID,ID,...",
+            help="build it from catalogue steps (see tproutine steps)",
+        )
 
-    p = _command(
-        sub,
-        "steps",
-        "list the catalogue steps a routine can use (- use: ID)",
-        "The bundled catalogues and your own (in your config folder's steps/).",
-    )
-    p.add_argument("ids", nargs="*", metavar="ID", help="show these steps in full")
-    p.add_argument("--area", metavar="A", help="only steps for this body area, e.g. neck")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    if wanted("steps"):
+        p = _command(
+            sub,
+            "steps",
+            "list the catalogue steps a routine can use (- use: ID)",
+            "The bundled catalogues and your own (in your config folder's steps/).",
+        )
+        p.add_argument("ids", nargs="*", metavar="ID", help="show these steps in full")
+        p.add_argument("--area", metavar="A", help="only steps for this body area, e.g. neck")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = _command(sub, "devices", "find devices, list profiles, read a device")
-    dsub = p.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
-    d = _command(dsub, "scan", "find nearby devices")
-    d.add_argument("--adapter", type=_adapter, default=None, help=_ADAPTER_HELP)
-    d.add_argument("--timeout", type=_scan_seconds, default=5.0, help="seconds to scan (default 5)")
-    _command(dsub, "profiles", "list the known device profiles and how sure we are of each")
-    d = _command(dsub, "info", "show battery, firmware and live state of one device")
-    d.add_argument("--adapter", type=_adapter, default=None, help=_ADAPTER_HELP)
-    d.add_argument("--device", default=None, help="auto (default), a name or an address")
-    d.add_argument(
-        "--seconds", type=_live_seconds, default=5.0, help="how long to show live state (default 5)"
-    )
+    if wanted("devices"):
+        p = _command(sub, "devices", "find devices, list profiles, read a device")
+        dsub = p.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+        d = _command(dsub, "scan", "find nearby devices")
+        d.add_argument("--adapter", type=_adapter, default=None, help=_ADAPTER_HELP)
+        d.add_argument(
+            "--timeout", type=_scan_seconds, default=5.0, help="seconds to scan (default 5)"
+        )
+        _command(dsub, "profiles", "list the known device profiles and how sure we are of each")
+        d = _command(dsub, "info", "show battery, firmware and live state of one device")
+        d.add_argument("--adapter", type=_adapter, default=None, help=_ADAPTER_HELP)
+        d.add_argument("--device", default=None, help="auto (default), a name or an address")
+        d.add_argument(
+            "--seconds",
+            type=_live_seconds,
+            default=5.0,
+            help="how long to show live state (default 5)",
+        )
 
-    p = _command(
-        sub,
-        "sim",
-        "run the virtual massager as its own process",
-        "For a second terminal or for tests: connect with --adapter tcp:127.0.0.1:PORT.",
-    )
-    p.add_argument(
-        "--port", type=_port, default=9100, help="listen on 127.0.0.1:PORT (default 9100)"
-    )
-    p.add_argument("--profile", default="tproutine-virtual", help="device profile to emulate")
-    p.add_argument("--log", metavar="PATH", help="JSON lines for every write received")
-    p.add_argument(
-        "--drop-every", type=_drop_every, metavar="SECONDS", help="drop the link this often"
-    )
-    p.add_argument(
-        "--garbage", action="store_true", help="send malformed notifications now and then"
-    )
-    p.add_argument(
-        "--name",
-        default=None,
-        help="the name to advertise (default: one the profile recognises); any text, "
-        "even a hostile one, to test how the app shows names from the air",
-    )
-    p.add_argument("--firmware", default="1.0.0-sim", help="the firmware string the device reports")
-    p.add_argument(
-        "--auto-off",
-        type=_auto_off,
-        default=600.0,
-        metavar="SECONDS",
-        help="stop the motor after this long without a command (0 = never)",
-    )
-    p.add_argument(
-        "--layout",
-        type=int,
-        default=1,
-        metavar="N",
-        help="present the profile's Nth GATT layout (default 1; models of one family differ)",
-    )
-    p.add_argument(
-        "--char",
-        action="append",
-        default=[],
-        metavar="UUID=PROPS",
-        help="give a characteristic the properties the real device has: f000b000=read, "
-        "fff1=indicate (PROPS: read, write, write-without-response, notify, indicate, "
-        "joined by +; 8 hex digits take the rest of the service's UUID)",
-    )
+    if wanted("sim"):
+        p = _command(
+            sub,
+            "sim",
+            "run the virtual massager as its own process",
+            "For a second terminal or for tests: connect with --adapter tcp:127.0.0.1:PORT.",
+        )
+        p.add_argument(
+            "--port", type=_port, default=9100, help="listen on 127.0.0.1:PORT (default 9100)"
+        )
+        p.add_argument("--profile", default="tproutine-virtual", help="device profile to emulate")
+        p.add_argument("--log", metavar="PATH", help="JSON lines for every write received")
+        p.add_argument(
+            "--drop-every", type=_drop_every, metavar="SECONDS", help="drop the link this often"
+        )
+        p.add_argument(
+            "--garbage", action="store_true", help="send malformed notifications now and then"
+        )
+        p.add_argument(
+            "--name",
+            default=None,
+            help="the name to advertise (default: one the profile recognises); any text, "
+            "even a hostile one, to test how the app shows names from the air",
+        )
+        p.add_argument(
+            "--firmware", default="1.0.0-sim", help="the firmware string the device reports"
+        )
+        p.add_argument(
+            "--auto-off",
+            type=_auto_off,
+            default=600.0,
+            metavar="SECONDS",
+            help="stop the motor after this long without a command (0 = never)",
+        )
+        p.add_argument(
+            "--layout",
+            type=int,
+            default=1,
+            metavar="N",
+            help="present the profile's Nth GATT layout (default 1; models of one family differ)",
+        )
+        p.add_argument(
+            "--char",
+            action="append",
+            default=[],
+            metavar="UUID=PROPS",
+            help="give a characteristic the properties the real device has: f000b000=read, "
+            "fff1=indicate (PROPS: read, write, write-without-response, notify, indicate, "
+            "joined by +; 8 hex digits take the rest of the service's UUID)",
+        )
+        p.add_argument(
+            "--on-link-loss",
+            choices=["stop", "run"],
+            default="stop",
+            help="when its app goes away: stop the motor (default) or run on, as some devices do",
+        )
+        p.add_argument(
+            "--fault",
+            choices=["refuse", "drop-on-discovery", "no-write"],
+            help="fault injection: refuse every connection, drop the link at service discovery, "
+            "or have no write characteristic",
+        )
 
-    p = _command(sub, "due", "show what the plans in your library ask for this week")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--include-previews",
-        action="store_true",
-        help="count preview runs (--speed other than 1) as sessions done",
-    )
+    if wanted("due"):
+        p = _command(sub, "due", "show what the plans in your library ask for this week")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument(
+            "--include-previews",
+            action="store_true",
+            help="count preview runs (--speed other than 1) as sessions done",
+        )
 
-    p = _command(sub, "calendar", "write reminders for planned routines, for your calendar (.ics)")
-    p.add_argument(
-        "routines", nargs="*", metavar="FILE|NAME", help="routine files or names (default: all)"
-    )
-    p.add_argument("-o", "--output", metavar="OUT.ics", help="write here instead of stdout")
-    p.add_argument("--start", metavar="DATE", help="first day of the plan (default: today)")
+    if wanted("calendar"):
+        p = _command(
+            sub, "calendar", "write reminders for planned routines, for your calendar (.ics)"
+        )
+        p.add_argument(
+            "routines", nargs="*", metavar="FILE|NAME", help="routine files or names (default: all)"
+        )
+        p.add_argument("-o", "--output", metavar="OUT.ics", help="write here instead of stdout")
+        p.add_argument("--start", metavar="DATE", help="first day of the plan (default: today)")
 
-    p = _command(sub, "history", "list past sessions, newest first")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    hsub = p.add_subparsers(dest="history_command", metavar="ACTION")
-    h = _command(hsub, "export", "write a report of past sessions for your practitioner")
-    h.add_argument(
-        "--format",
-        choices=["csv", "json", "md", "html"],
-        required=True,
-        help="csv, json, md (Markdown) or html (with charts)",
-    )
-    h.add_argument("--routine", metavar="NAME", help="only this routine")
-    h.add_argument("--since", metavar="DATE", help="only sessions on or after DATE (YYYY-MM-DD)")
-    h.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
-    h.add_argument(
-        "--include-previews",
-        action="store_true",
-        help="also report preview runs (run with --speed other than 1)",
-    )
+    if wanted("history"):
+        p = _command(sub, "history", "list past sessions, newest first")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        hsub = p.add_subparsers(dest="history_command", metavar="ACTION")
+        h = _command(hsub, "export", "write a report of past sessions for your practitioner")
+        h.add_argument(
+            "--format",
+            choices=["csv", "json", "md", "html"],
+            required=True,
+            help="csv, json, md (Markdown) or html (with charts)",
+        )
+        h.add_argument("--routine", metavar="NAME", help="only this routine")
+        h.add_argument(
+            "--since", metavar="DATE", help="only sessions on or after DATE (YYYY-MM-DD)"
+        )
+        h.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+        h.add_argument(
+            "--include-previews",
+            action="store_true",
+            help="also report preview runs (run with --speed other than 1)",
+        )
 
-    p = _command(
-        sub,
-        "completion",
-        "print a shell completion script (bash, zsh or fish)",
-        'bash: eval "$(tproutine completion bash)" in ~/.bashrc; '
-        'zsh: eval "$(tproutine completion zsh)" in ~/.zshrc after compinit; '
-        "fish: tproutine completion fish > ~/.config/fish/completions/tproutine.fish",
-    )
-    p.add_argument("shell", nargs="?", choices=["bash", "zsh", "fish"], help="bash, zsh or fish")
-    # What a script asks when Tab is pressed after run/show/export: the library's routines.
-    p.add_argument("--routines", action="store_true", help=argparse.SUPPRESS)
+    if wanted("completion"):
+        p = _command(
+            sub,
+            "completion",
+            "print a shell completion script (bash, zsh or fish)",
+            'bash: eval "$(tproutine completion bash)" in ~/.bashrc; '
+            'zsh: eval "$(tproutine completion zsh)" in ~/.zshrc after compinit; '
+            "fish: tproutine completion fish > ~/.config/fish/completions/tproutine.fish",
+        )
+        p.add_argument(
+            "shell", nargs="?", choices=["bash", "zsh", "fish"], help="bash, zsh or fish"
+        )
+        # What a script asks when Tab is pressed after run/show/export: the library's routines.
+        p.add_argument("--routines", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -366,14 +427,20 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        # Said by the command's own parser, so the usage shown is that command's.
-        usage: argparse.ArgumentParser = getattr(args, "_usage", parser)
-        usage.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command == "completion" and args.shell is None and not args.routines:
-        args._usage.error("name a shell: bash, zsh or fish")
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        # `tproutine` alone opens the Library: nothing to parse (building the parser
+        # would cost its first paint several milliseconds).
+        args = argparse.Namespace(command=None)
+    else:
+        parser = build_parser(only=argv[0] if argv[0] in _COMMANDS else None)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            # Said by the command's own parser, so the usage shown is that command's.
+            usage: argparse.ArgumentParser = getattr(args, "_usage", parser)
+            usage.error(f"unrecognized arguments: {' '.join(unknown)}")
+        if args.command == "completion" and args.shell is None and not args.routines:
+            args._usage.error("name a shell: bash, zsh or fish")
     module = importlib.import_module(f"tproutine.commands.{_COMMANDS[args.command]}")
     try:
         code: int = module.main(args)

@@ -4,8 +4,9 @@ Bundled routines, step catalogues and device profiles ship inside the wheel
 (``_bundled/``); in a source checkout they are the top-level ``routines/``,
 ``steps/`` and ``devices/`` folders. The person's data and settings live in the
 platform's user folders; on Linux ``XDG_DATA_HOME`` and ``XDG_CONFIG_HOME`` are
-honoured (tests rely on that).
-Nothing is written anywhere else.
+honoured (tests rely on that). The Library's cache of routine summaries lives in
+the user cache folder (``XDG_CACHE_HOME``); deleting it only makes the next start
+slower. Nothing is written anywhere else.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def data_dir() -> Path:
 
 def config_dir() -> Path:
     return platformdirs.user_config_path(APP)
+
+
+def cache_dir() -> Path:
+    return platformdirs.user_cache_path(APP)
 
 
 def user_routines_dir() -> Path:

@@ -11,8 +11,10 @@ from outside (see :class:`DeviceLink` and :func:`open_device`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -42,7 +44,8 @@ class DeviceLink(Protocol):
     Bluetooth work (set the percent at a segment start, stop on pause, obey the
     engine's emergency stop: ``device`` events with ``by == "session"``) and
     reads ``session.target_percent()`` / ``planned_level()`` for what to send.
-    ``start`` connects or begins connecting (it must not hold up the routine);
+    ``start`` connects or begins connecting (it must not hold up the routine; to
+    connect *before* the clock starts, see :class:`ConnectsFirst`);
     ``aclose`` stops the motor and disconnects. The controller reports what it
     does with ``device`` events through ``session`` like any other event source
     would, or through its own messages to the UI.
@@ -53,6 +56,22 @@ class DeviceLink(Protocol):
     async def start(self, session: Session) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ConnectsFirst(Protocol):
+    """A ``DeviceLink`` that can get the device ready before the session's clock starts.
+
+    ``connect_first`` attaches to the (not yet started) session and returns None
+    once the device is ready within ``timeout`` seconds (0: do not wait), else one
+    line saying why not; the caller then lets the person choose (go on as a timer,
+    try again, or not start). A session whose connect-first failed is not connected
+    behind the person's back when it starts.
+    """
+
+    def connecting_text(self, timeout: float) -> str: ...
+
+    async def connect_first(self, session: Session, timeout: float) -> str | None: ...
 
 
 def open_device(
@@ -80,6 +99,49 @@ def open_device(
     except DeviceError as exc:
         report(f"device: {exc}; running as a timer only")
         return None
+
+
+class AfterTheDevice:
+    """Hands events to ``listener`` once the device has acted on them, in order.
+
+    For the history recorder when a device is driven: its durable commit (an
+    fsync: milliseconds, more on a busy disk) runs inside the event dispatch, so
+    at a step's start it would hold the motor's command back by that much. The
+    events wait until the device's worker has made its pass (``call_after_step``,
+    where the device offers it; else one turn of the event loop). ``flush``
+    delivers what is waiting: the runtime calls it before anything reads or
+    closes the history.
+    """
+
+    def __init__(self, listener: Callable[[Event], None], device: object) -> None:
+        self._listener = listener
+        self._after_step: Callable[[Callable[[], None]], None] | None = getattr(
+            device, "call_after_step", None
+        )
+        self._queue: deque[Event] = deque()
+        self._asked = False
+
+    def __call__(self, event: Event) -> None:
+        self._queue.append(event)
+        if self._asked:
+            return
+        self._asked = True
+        if self._after_step is not None:
+            self._after_step(self.flush)
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:
+            self.flush()  # no loop to wait for: at once
+
+    def flush(self) -> None:
+        self._asked = False
+        while self._queue:
+            event = self._queue.popleft()
+            try:
+                self._listener(event)
+            except Exception:
+                log.exception("a session listener failed on %s", event.event)
 
 
 class Runtime:
@@ -120,12 +182,22 @@ class Runtime:
         self._reported: set[str] = set()
         self._history_seen = 0
         self._closed = False
+        self._record_later: AfterTheDevice | None = None
 
     def report(self, line: str) -> None:
         """Say something to the person once (a problem that does not stop the routine)."""
         if line not in self._reported:
             self._reported.add(line)
             self._report(line)
+
+    def _record(self, event: Event) -> None:
+        if self.recorder is not None:
+            self.recorder(event)
+        self._history_problems()
+
+    def _flush_record(self) -> None:
+        if self._record_later is not None:
+            self._record_later.flush()
 
     def _history_problems(self, event: Event | None = None) -> None:
         # The store keeps one line per distinct problem; pass on the new ones.
@@ -134,6 +206,23 @@ class Runtime:
         for line in self.store.messages[self._history_seen :]:
             self.report(line)
         self._history_seen = len(self.store.messages)
+
+    def connecting_text(self, timeout: float) -> str | None:
+        """What :meth:`connect_device` is about to do, for the person; None when there
+        is nothing to wait for (no device, or ``timeout`` 0)."""
+        device = self.device
+        if timeout <= 0 or not isinstance(device, ConnectsFirst):
+            return None
+        return device.connecting_text(timeout)
+
+    async def connect_device(self, timeout: float) -> str | None:
+        """Get the device ready before the session's clock starts (``run`` then loses no
+        routine time to connecting): None when ready or there is nothing to wait for,
+        else one line saying why not."""
+        device = self.device
+        if timeout <= 0 or not isinstance(device, ConnectsFirst):
+            return None
+        return await device.connect_first(self.session, timeout)
 
     async def run(self) -> SessionStatus:
         """Run the session to its end (or a stop); returns its status."""
@@ -156,6 +245,7 @@ class Runtime:
                 await self.device.aclose()
             except Exception as exc:
                 self.report(f"device: could not close cleanly: {exc}")
+        self._flush_record()
         if self.cues is not None:
             # Let "Routine complete." be heard; a stopped session goes quiet at once.
             grace = 3.0 if self.session.status == "completed" else 0.0
@@ -176,12 +266,14 @@ class Runtime:
         await self.aclose()
 
     def set_pain_after(self, pain: int | None) -> None:
+        self._flush_record()
         if self.recorder is not None and pain is not None:
             self.recorder.set_pain_after(pain)
             self._history_problems()
 
     def close(self) -> None:
         """Close the history store (after the pain rating) if this runtime opened it."""
+        self._flush_record()
         if self.store is not None:
             if self._owns_store:
                 # Closing writes what waited for a busy database (or keeps it in a
@@ -286,10 +378,15 @@ def build_runtime(
     rt._history_problems()
     if voice is True and settings.voice and argv is None:
         rt.report("voice is on in the settings but no speech program was found; using the bell")
-    # The record first and the device next: both matter more than the text.
+    # The record first and the device next: both matter more than the text. With a
+    # device, the record's disk write waits a loop turn so the motor's command goes first.
     if recorder is not None:
-        session.subscribe(recorder)
-        session.subscribe(rt._history_problems)
+        if device is not None:
+            rt._record_later = AfterTheDevice(rt._record, device)
+            session.subscribe(rt._record_later)
+        else:
+            session.subscribe(recorder)
+            session.subscribe(rt._history_problems)
     if device is not None:
         session.subscribe(device.on_event)
     if cues is not None:

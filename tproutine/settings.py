@@ -31,6 +31,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+# The longest wait for a device before a session starts that a setting may ask for.
+MAX_CONNECT_TIMEOUT = 120.0
+
 # Tried in this order when voice is on but no command is named.
 VOICE_COMMANDS = ("espeak-ng", "espeak", "spd-say", "say")
 
@@ -48,6 +51,8 @@ class Settings:
     adapter: str = "system"  # system | sim | none | tcp:HOST:PORT
     theme: str | None = None
     keep_timer_on_disconnect: bool = True  # a lost device does not pause the routine
+    # Seconds to wait for the device before a session's clock starts (0: do not wait).
+    connect_timeout: float = 10.0
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> Settings:
@@ -134,6 +139,15 @@ def _percent(value: Any) -> float:
     return float(value)
 
 
+def _connect_timeout(value: Any) -> float:
+    accepted = f"(use 0 to {MAX_CONNECT_TIMEOUT:g} seconds; 0 = start at once, connect meanwhile)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _Invalid(f"{_describe(value)} is not a number {accepted}")
+    if not 0 <= value <= MAX_CONNECT_TIMEOUT:
+        raise _Invalid(f"{_describe(value)} is outside 0-{MAX_CONNECT_TIMEOUT:g} {accepted}")
+    return float(value)
+
+
 def _countdown(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Invalid(f"{_describe(value)} is not a whole number (use 0 to 10 seconds; 0 = off)")
@@ -198,6 +212,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "adapter": _adapter,
     "theme": _theme,
     "keep_timer_on_disconnect": _bool,
+    "connect_timeout": _connect_timeout,
 }
 assert set(_CHECKS) == set(KEYS)
 

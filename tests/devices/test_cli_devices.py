@@ -161,9 +161,11 @@ def test_sim_refuses_bad_options_in_one_line(env: dict[str, str]) -> None:
     assert done.returncode == 1 and "unknown profile 'nope'" in done.stderr
     assert len(done.stderr.splitlines()) == 1
     done = tproutine("sim", "--auto-off", "-1", env=env)
-    # Wrong usage: exit 2, one line (the CLI contract).
-    assert done.returncode == 2 and "--auto-off" in done.stderr
-    assert len(done.stderr.splitlines()) == 1
+    # Wrong usage: exit 2, the command's usage, then one line that says what is wrong.
+    assert done.returncode == 2 and done.stderr.startswith("usage: tproutine sim")
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("tproutine sim: error: argument --auto-off")
+    assert done.stderr.endswith(errors[0] + "\n")
 
 
 def test_sim_port_in_use(env: dict[str, str]) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -58,6 +60,11 @@ async def test_connects_reads_the_battery_and_makes_sure_the_motor_is_off() -> N
         assert status.max_level == 20
         # The first write is a stop: the device starts from a known state.
         assert [c.kind for c in rig.massager.commands()] == ["stop"]
+        # Connected before the session started: said right after its start, so that
+        # `session_start` stays the first event of the stream.
+        assert rig.events == []
+        await rig.run()
+        assert [e.event for e in rig.events[:2]] == ["session_start", "device"]
         connect = rig.device_events("connect")
         assert len(connect) == 1 and connect[0]["name"] == "tproutine-massager"
         assert connect[0]["profile"] == "tproutine-virtual"
@@ -131,7 +138,17 @@ async def test_a_ramp_is_sent_as_level_changes_at_most_every_100_ms() -> None:
     # 100 ms each, so the controller must coalesce them.
     tl = timeline(("massage", 16, on(20, 100)), ("massage", 10, on(30)))
     rig = await make_rig(tl)
+    sent: list[tuple[float, bytes]] = []  # when the app handed each write to the radio
     try:
+        link = rig.controller._link
+        assert link is not None
+        write = link.client.write_gatt_char
+
+        async def timed(char: Any, data: Any, response: bool = False) -> None:
+            sent.append((time.monotonic(), bytes(data)))
+            await write(char, data, response=response)
+
+        link.client.write_gatt_char = timed  # type: ignore[method-assign]
         await rig.run()
         await rig.motor(True, 4)
         for _ in range(31):  # up to 15.5 s: 97.5%, level 20, still in the ramp
@@ -147,7 +164,12 @@ async def test_a_ramp_is_sent_as_level_changes_at_most_every_100_ms() -> None:
     # Only changes, never the same level twice in a row; never more writes than changes.
     assert all(a != b for a, b in itertools.pairwise(levels))
     assert levels == sorted(levels) and len(levels) <= 17
-    gaps = [b.mono - a.mono for a, b in itertools.pairwise(ramp_writes)]
+    # The spacing is the app's: measured where it sends, since a busy machine can
+    # delay one arrival more than the next. The sends of those same writes, in order:
+    wanted = [w.data for w in ramp_writes]
+    ramp_sent = [t for t, data in sent if data in wanted]
+    assert [data for _t, data in sent if data in wanted] == wanted
+    gaps = [b - a for a, b in itertools.pairwise(ramp_sent)]
     assert gaps and min(gaps) >= MIN_WRITE_INTERVAL - 0.002, gaps
 
 

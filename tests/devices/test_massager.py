@@ -232,3 +232,31 @@ def test_a_massager_needs_sane_settings() -> None:
         VirtualMassager(notify_every=0)
     with pytest.raises(KeyError):
         VirtualMassager.for_profile_id("no-such-profile")
+
+
+@pytest.mark.parametrize(("policy", "runs_on"), [("stop", False), ("run", True)])
+async def test_what_the_motor_does_when_its_app_goes_is_logged_either_way(
+    policy: str, runs_on: bool
+) -> None:
+    log = io.StringIO()
+    massager = VirtualMassager(auto_off=0, log=MassagerLog(log), on_link_loss=policy)  # type: ignore[arg-type]
+    async with Connected(massager) as dev:
+        await dev.write(encode_set(massager.profile, 6))
+        assert massager.drop_link()
+        await eventually(lambda: not massager.connected, what="the loss")
+    assert massager.running is runs_on
+    lost = next(json.loads(line) for line in log.getvalue().splitlines() if "disconnect" in line)
+    assert lost == {
+        "event": "disconnect",
+        "mono": lost["mono"],
+        "reason": 8,
+        "on_link_loss": policy,
+        "was_running": True,
+        "running": runs_on,
+        "level": 6 if runs_on else 0,
+    }
+
+
+def test_an_unknown_link_loss_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="on_link_loss"):
+        VirtualMassager(on_link_loss="explode")  # type: ignore[arg-type]

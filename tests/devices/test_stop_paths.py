@@ -126,7 +126,7 @@ async def test_cancelled_worker_stops_the_motor() -> None:
 async def test_closing_while_the_link_is_lost_reaches_the_device_to_stop_it() -> None:
     # A device that keeps running when its app goes away (not all stop by
     # themselves): the link drops, the session ends before the reconnect.
-    rig = await make_rig(timeline(("massage", 30, on(40))), massager={"stop_on_disconnect": False})
+    rig = await make_rig(timeline(("massage", 30, on(40))), massager={"on_link_loss": "run"})
     try:
         await run_rig_until_motor_on(rig)
 

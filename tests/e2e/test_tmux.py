@@ -98,6 +98,7 @@ def _open(tmp_path: Path, *args: str) -> Terminal:
         **os.environ,
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "TERM": "xterm-256color",
     }
     term = Terminal(f"tproutine-e2e-{uuid.uuid4().hex[:12]}", env)
@@ -109,6 +110,7 @@ def _open(tmp_path: Path, *args: str) -> Terminal:
             "exec env",
             f"XDG_DATA_HOME={shlex.quote(env['XDG_DATA_HOME'])}",
             f"XDG_CONFIG_HOME={shlex.quote(env['XDG_CONFIG_HOME'])}",
+            f"XDG_CACHE_HOME={shlex.quote(env['XDG_CACHE_HOME'])}",
             "TERM=xterm-256color",
             shlex.quote(str(BIN / "tproutine")),
             *(shlex.quote(a) for a in args),

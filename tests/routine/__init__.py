@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tproutine.routine.checked import from_model
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import parse_routine
+from tproutine.routine.quick import WHAT, check, read_routine
 from tproutine.routine.timeline import Timeline
-from tproutine.yamlsafe import LoadError, Problem
+from tproutine.yamlsafe import LoadError, Problem, load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -66,3 +68,33 @@ def yaml_blocks(markdown: str) -> list[tuple[int, str]]:
 
 
 DOC_BLOCKS = yaml_blocks(DOC.read_text(encoding="utf-8")) if DOC.exists() else []
+
+
+def quick_agrees(raw: bytes | str, file: str = "t.yaml") -> bool:
+    """The quick check (``routine/quick.py``) against the models, on one document.
+
+    It must never accept what the models refuse, must build the same routine as
+    the models when it accepts, and reading the file must give the same timeline
+    or the same problems either way. Returns whether the quick check accepted.
+    """
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    full: Timeline | list[Problem]
+    try:
+        loaded = parse_routine(data, file)
+        full = expand(loaded)
+    except LoadError as err:
+        full = err.problems
+    quick: Timeline | list[Problem]
+    try:
+        quick = read_routine(data, file)[1]
+    except LoadError as err:
+        quick = err.problems
+    assert quick == full
+    try:
+        accepted = check(load_yaml(data, file, what=WHAT).data)
+    except LoadError:
+        return False  # the same YAML loader refuses it on both paths
+    if accepted is not None:
+        assert isinstance(full, Timeline), f"the quick check accepted a refused file:\n{full}"
+        assert accepted == from_model(loaded.routine)
+    return accepted is not None

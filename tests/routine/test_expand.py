@@ -13,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.routine import BUNDLED, SPEC_EXAMPLE, problems, routine, timeline
+from tproutine.routine.checked import from_model
 from tproutine.routine.expand import MAX_SEGMENTS, MAX_TOTAL_S, expand, measure
 from tproutine.routine.loader import parse_routine
 from tproutine.routine.timeline import DeviceSetting, Timeline
@@ -426,7 +427,8 @@ def test_indexes_and_start_times_are_contiguous(path: Any) -> None:
     tl = timeline(path.read_text(encoding="utf-8"), str(path))
     check_contiguous(tl)
     loaded = parse_routine(path.read_bytes(), str(path))
-    count, seconds = measure(loaded.routine.steps, loaded.routine.defaults)
+    routine = from_model(loaded.routine)
+    count, seconds = measure(routine.steps, routine.defaults)
     gr = loaded.routine.get_ready
     assert count + (1 if gr > 0 else 0) == len(tl.segments)
     assert seconds + gr == pytest.approx(tl.total_s)
@@ -639,7 +641,8 @@ def test_expansion_matches_the_specs_rules_on_random_routines(doc: dict[str, Any
     tl = expand(loaded)
     assert sig(tl) == reference
     check_contiguous(tl)
-    count, seconds = measure(loaded.routine.steps, loaded.routine.defaults)
+    routine = from_model(loaded.routine)
+    count, seconds = measure(routine.steps, routine.defaults)
     gr = loaded.routine.get_ready
     assert count + (1 if gr > 0 else 0) == len(tl.segments)
     assert seconds + gr == pytest.approx(tl.total_s)

@@ -1,5 +1,8 @@
 """Random mutations of real routines: a valid Timeline or a clean LoadError, nothing else.
 
+Each document also goes through the quick check (``quick_agrees``): it must never
+accept a document the models refuse, and must agree with them on the rest.
+
 The seeds are the bundled routines (or the spec's complete example while routines/
 is empty). Mutations work on the text (truncate, insert random bytes, delete or
 duplicate lines) and on the data (delete, duplicate or rename keys, replace values
@@ -17,7 +20,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.routine import BUNDLED, SPEC_EXAMPLE
+from tests.routine import BUNDLED, SPEC_EXAMPLE, quick_agrees
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import parse_routine
 from tproutine.routine.timeline import Timeline
@@ -42,6 +45,9 @@ def check(raw: bytes | str, *, in_hypothesis: bool = True) -> Timeline | None:
     Inside a hypothesis test, the share of accepted and refused documents shows in
     ``pytest --hypothesis-show-statistics``.
     """
+    quick = quick_agrees(raw, "fuzz.yaml")
+    if in_hypothesis:
+        event("quick check accepted" if quick else "quick check unsure")
     try:
         timeline = expand(parse_routine(raw, "fuzz.yaml"))
     except LoadError as err:

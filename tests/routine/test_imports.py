@@ -28,8 +28,8 @@ print(json.dumps({{"code": code, "heavy": heavy, "out": len(out.getvalue())}}))
 """
 
 
-def run(args: list[str], extra: str = "") -> dict[str, object]:
-    script = SCRIPT.format(extra=extra, heavy=set(HEAVY))
+def run(args: list[str], extra: str = "", heavy: tuple[str, ...] = HEAVY) -> dict[str, object]:
+    script = SCRIPT.format(extra=extra, heavy=set(heavy))
     proc = subprocess.run(
         [sys.executable, "-c", script, *args],
         capture_output=True,
@@ -64,3 +64,12 @@ def test_the_check_would_see_a_heavy_import() -> None:
     pytest.importorskip("textual")
     result = run(["schema"], extra="import textual")
     assert result["heavy"] == ["textual"]
+
+
+@pytest.mark.parametrize("command", ["validate", "show"])
+def test_a_valid_file_is_checked_without_pydantic(command: str) -> None:
+    # pydantic costs more start-up than the rest of the command: it loads only to
+    # explain a file with mistakes (routine/quick.py).
+    result = run([command, str(SPEC_EXAMPLE)], heavy=("pydantic",))
+    assert result["code"] == 0 and result["heavy"] == []
+    assert isinstance(result["out"], int) and result["out"] > 0

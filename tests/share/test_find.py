@@ -179,7 +179,7 @@ def test_the_persons_own_routines_are_found_too(
 
 def test_run_finds_a_bundled_routine_and_records_where_it_is(private: Path) -> None:
     env = {"XDG_DATA_HOME": str(private / "data"), "XDG_CONFIG_HOME": str(private / "config")}
-    args = ["run", "jaw-tmj", "--plain", "--yes", "--adapter", "none", "--speed", "2000"]
+    args = ["run", "jaw-tmj", "--plain", "--yes", "--adapter", "none", "--speed", "1000"]
     result = subprocess.run(
         [str(BIN / "tproutine"), *args],
         capture_output=True,

@@ -37,9 +37,11 @@ def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     old_tz = os.environ.get("TZ")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     assert paths.history_path().is_relative_to(tmp_path)
+    assert paths.cache_dir().is_relative_to(tmp_path)
     yield tmp_path
     # The zone must be reset before other tests run; monkeypatch restores TZ itself later.
     if old_tz is None:

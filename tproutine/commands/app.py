@@ -11,7 +11,10 @@ imported only here, when the app really opens.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +39,7 @@ def _options(args: argparse.Namespace, files: tuple[Path, ...], **extra: Any) ->
         "device": getattr(args, "device", None),
         "max_intensity": getattr(args, "max_intensity", None),
         "scale": getattr(args, "scale", None) or 1.0,
+        "connect_timeout": getattr(args, "connect_timeout", None),
     }
     values.update(extra)
     return AppOptions(**values)
@@ -49,8 +53,31 @@ def _run(app: TProutineApp, **run: Any) -> int:
     return int(code) if code is not None else EXIT_OK
 
 
+@contextlib.contextmanager
+def _collector_off_until_first_paint() -> Iterator[None]:
+    """The cyclic garbage collector off while the app starts.
+
+    Importing Textual and building the first screen allocate a great many objects
+    and free few; the collector would walk them again and again, about a tenth of
+    the start. The app turns it back on after its first frame
+    (``TProutineApp.on_mount``); this turns it on however the app ends.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def main(args: argparse.Namespace) -> int:
     """``tproutine`` and ``tproutine demo``: the app on the Library."""
+    with _collector_off_until_first_paint():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     from tproutine.tui.app import make_app
 
     demo = args.command == "demo"
@@ -79,6 +106,11 @@ def run_tui(args: argparse.Namespace, timeline: Timeline) -> int:
     ``--max-intensity``, ``--scale``, ``--yes``, ``--events``). Returns the exit
     status: 1 when the ``--events`` file cannot be written (said on stderr).
     """
+    with _collector_off_until_first_paint():
+        return _run_tui(args, timeline)
+
+
+def _run_tui(args: argparse.Namespace, timeline: Timeline) -> int:
     from tproutine.tui.app import make_app
 
     event_log: EventLog | None = None

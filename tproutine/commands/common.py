@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -15,6 +13,7 @@ from tproutine.commands import EXIT_USAGE as EXIT_USAGE
 from tproutine.safetext import one_line
 
 if TYPE_CHECKING:
+    from tproutine.commands.logs import OneLineHandler
     from tproutine.share.find import RoutineRef
     from tproutine.yamlsafe import LoadError
 
@@ -49,25 +48,6 @@ def find_or_say(text: str, *, stdin: bool = False) -> RoutineRef | None:
         return None
 
 
-class OneLineHandler(logging.Handler):
-    """Log errors as one line on stderr (with the exception's message, no traceback)."""
-
-    def __init__(self, prefix: str = "tproutine", level: int = logging.ERROR) -> None:
-        super().__init__(level=level)
-        self.prefix = prefix
-        # Exceptions caught and logged (a listener that failed): bugs, which the command
-        # must not end with status 0.
-        self.exceptions = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            self.exceptions += 1
-            text += f": {record.exc_info[1]}"
-        with contextlib.suppress(Exception):
-            say_error(text, self.prefix)
-
-
 def quiet_logging(prefix: str = "tproutine") -> OneLineHandler:
     """Route the package's errors to one-line messages; everything quieter stays out.
 
@@ -75,6 +55,12 @@ def quiet_logging(prefix: str = "tproutine") -> OneLineHandler:
     errors (a listener that failed, a write that failed twice) come through here.
     Returns the handler, which counts the exceptions it was given.
     """
+    # Imported here: `validate` and `show` never log, and logging would cost them
+    # a tenth of their start-up.
+    import logging
+
+    from tproutine.commands.logs import OneLineHandler
+
     logger = logging.getLogger("tproutine")
     handler = next((h for h in logger.handlers if isinstance(h, OneLineHandler)), None)
     if handler is None:

@@ -181,6 +181,7 @@ async def _info(adapter: str, device: str | None, seconds: float, settings: Sett
     except DeviceError as exc:
         _err(str(exc))
         return EXIT_FAIL
+    controller.use_guardian = False  # it only reads: the motor is never started here
     try:
         try:
             await controller.connect()

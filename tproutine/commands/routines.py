@@ -1,33 +1,37 @@
-"""`validate`, `show` and `schema`: fast commands that never import the TUI or BLE."""
+"""`validate`, `show` and `schema`: fast commands that never import the TUI or BLE.
+
+`validate` and `show` read files with the quick check (``routine/quick.py``):
+pydantic loads only to explain a file with mistakes.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tproutine.commands.common import find_or_say, print_problems, say
 from tproutine.routine.durations import format_clock, format_duration
-from tproutine.routine.loader import load_routine
 from tproutine.routine.timeline import Segment, Timeline
 from tproutine.safetext import dumps, one_line
 from tproutine.yamlsafe import LoadError
 
 if TYPE_CHECKING:
-    from tproutine.routine.model import Plan
+    from tproutine.routine.plan import Plan
+    from tproutine.share.find import RoutineRef
 
 CATALOGUE_MARK = b"tproutine-steps/"  # a step catalogue says so in its format
+ADJUST_MARK = b"tproutine-adjust/"  # and an adjustment file in its (routine/adjust.py)
 
 
 def is_adjustment_file(raw: bytes, name: str) -> bool:
     """Whether ``raw`` is an adjustment file (``format: tproutine-adjust/1``) rather than
     a routine: ``validate`` and ``add`` tell them apart by their ``format``."""
-    from tproutine.routine.adjust import ADJUST_FORMAT, is_adjustment
+    if ADJUST_MARK not in raw:
+        return False  # the usual case: no second look at the YAML (nor pydantic loaded)
+    from tproutine.routine.adjust import ADJUST_FORMAT
     from tproutine.yamlsafe import load_yaml
 
-    if not is_adjustment(raw):
-        return False  # the usual case: no second look at the YAML
     try:
         fmt = load_yaml(raw, name).data.get("format")
     except LoadError:
@@ -40,6 +44,7 @@ def _routine_named(name: str, given: list[str]) -> str | None:
     from pathlib import Path
 
     from tproutine import paths
+    from tproutine.routine.loader import load_routine
     from tproutine.share.library import library_routines, name_key
 
     wanted = name_key(name)
@@ -58,6 +63,7 @@ def _routine_named(name: str, given: list[str]) -> str | None:
 
 def validate_adjustment(name: str, raw: bytes, routines: list[str]) -> bool:
     from tproutine.routine.adjust import adjust, parse_adjustment
+    from tproutine.routine.loader import load_routine
 
     try:
         adj = parse_adjustment(raw, name)
@@ -82,8 +88,9 @@ def validate_adjustment(name: str, raw: bytes, routines: list[str]) -> bool:
 
 
 def validate(files: list[str]) -> int:
-    from tproutine.routine.expand import expand
-    from tproutine.routine.loader import parse_routine
+    from pathlib import Path
+
+    from tproutine.routine.quick import read_routine
     from tproutine.share.find import STDIN, STDIN_NAME, RoutineRef
 
     failed = False
@@ -111,7 +118,7 @@ def validate(files: list[str]) -> int:
                 failed = not ok or failed
                 continue
         try:
-            expand(parse_routine(raws[name], name))
+            read_routine(raws[name], name)
         except LoadError as err:
             print_problems(err)
             failed = True
@@ -185,7 +192,8 @@ def show_json(timeline: Timeline) -> dict[str, Any]:
     """``show --json``: the contract's shape, plus ``plan`` and ``adjustment`` when there are."""
     out = timeline.to_json()
     if timeline.plan is not None:
-        out["plan"] = timeline.plan.model_dump()
+        plan = timeline.plan
+        out["plan"] = {"per_week": plan.per_week, "weeks": plan.weeks, "reminder": [*plan.reminder]}
     if timeline.adjustment is not None:
         out["adjustment"] = {
             "hash": timeline.adjustment.hash,
@@ -194,25 +202,27 @@ def show_json(timeline: Timeline) -> dict[str, Any]:
     return out
 
 
-def show(name: str, as_json: bool, adjust_file: str | None = None) -> int:
+def _adjusted(ref: RoutineRef, adjust_file: str) -> Timeline:
     from tproutine.routine.adjust import adjust, load_adjustment, timeline_for
+    from tproutine.routine.loader import parse_routine
+
+    if ref.path is not None:
+        return timeline_for(ref.path, adjust_file=adjust_file, library=False)
+    return adjust(parse_routine(ref.read(), ref.shown), load_adjustment(adjust_file))
+
+
+def show(name: str, as_json: bool, adjust_file: str | None = None) -> int:
+    from tproutine.routine.quick import read_routine
 
     ref = find_or_say(name, stdin=True)
     if ref is None:
         return 1
     try:
-        # `show` is the routine as written unless an adjustment is asked for.
-        if ref.path is not None:
-            timeline = timeline_for(ref.path, adjust_file=adjust_file, library=False)
+        if adjust_file is None:
+            # As written: the quick check reads a valid file without pydantic.
+            timeline = read_routine(ref.read(), ref.shown)[1]
         else:
-            from tproutine.routine.expand import expand
-            from tproutine.routine.loader import parse_routine
-
-            loaded = parse_routine(ref.read(), ref.shown)
-            if adjust_file is None:
-                timeline = expand(loaded)
-            else:
-                timeline = adjust(loaded, load_adjustment(adjust_file))
+            timeline = _adjusted(ref, adjust_file)
     except LoadError as err:
         print_problems(err)
         return 1

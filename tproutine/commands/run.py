@@ -16,19 +16,20 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 from tproutine.commands.common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    OneLineHandler,
     find_or_say,
     print_problems,
     quiet_logging,
     say_error,
 )
+from tproutine.commands.connect_first import connect_first
+from tproutine.commands.logs import OneLineHandler
 from tproutine.engine.cues import terminal_bell
 from tproutine.engine.eventlog import EventLog
 from tproutine.engine.events import SessionStatus
@@ -192,14 +193,28 @@ class KeyControl:
 def run_timeline(args: argparse.Namespace, report: Callable[[str], None]) -> Timeline:
     """``FILE`` with ``--adjust ADJ``, or with the library's adjustment for it unless
     ``--no-adjust``."""
+    adjust_file = getattr(args, "adjust", None)
+    library = not getattr(args, "no_adjust", False)
+    if adjust_file is None and not (library and _has_adjustments()):
+        # Nothing can adjust it: read as written, with the quick check (a valid file is
+        # checked without pydantic, which the adjustments need).
+        from tproutine.routine.quick import load_timeline
+
+        return load_timeline(args.file)
     from tproutine.routine.adjust import timeline_for
 
-    return timeline_for(
-        args.file,
-        adjust_file=getattr(args, "adjust", None),
-        library=not getattr(args, "no_adjust", False),
-        report=report,
-    )
+    return timeline_for(args.file, adjust_file=adjust_file, library=library, report=report)
+
+
+def _has_adjustments() -> bool:
+    """Whether the person's library holds any adjustment file (cheap: one folder listing)."""
+    from tproutine import paths
+
+    try:
+        with os.scandir(paths.user_adjustments_dir()) as found:
+            return any(e.name.endswith((".yaml", ".yml")) for e in found)
+    except OSError:
+        return False
 
 
 def preview_line(speed: float) -> str:
@@ -237,12 +252,18 @@ def _confirm(stream: TextIO) -> bool:
 
 
 async def _run_session(
-    rt: Runtime, keys: bool, out: Callable[[str], None], received: list[int]
-) -> SessionStatus:
+    rt: Runtime,
+    keys: bool,
+    out: Callable[[str], None],
+    received: list[int],
+    before: Callable[[], Awaitable[bool]] | None = None,
+) -> SessionStatus | None:
     """Run the session with signal handlers and (on a terminal) keys; returns its
-    status. The signals that arrived are appended to ``received``."""
+    status, or None when ``before`` (getting the device ready) said not to start.
+    The signals that arrived are appended to ``received``."""
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
+    preparing: list[asyncio.Task[bool]] = []
 
     def on_signal(signum: int) -> None:
         if received and main is not None:
@@ -251,6 +272,8 @@ async def _run_session(
             return
         received.append(signum)
         rt.session.stop()
+        for task in preparing:
+            task.cancel()  # stop waiting for the device: the session never started
 
     handled: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -258,18 +281,33 @@ async def _run_session(
             loop.add_signal_handler(sig, on_signal, int(sig))
             handled.append(sig)
     control: KeyControl | None = None
+    status: SessionStatus | None
     try:
-        if keys:
-            control = KeyControl(
-                rt.session,
-                sys.stdin.fileno(),
-                lambda k: out(KEY_HELP),
-                say=out,
-                confirm_end=rt.device is not None,
-            )
-            control.open()
-            out(KEY_HELP)
         async with rt:
+            if before is not None:
+                preparing.append(asyncio.ensure_future(before()))
+                try:
+                    go = await preparing[0]
+                except asyncio.CancelledError:
+                    if not received:
+                        raise
+                    go = False
+                preparing.clear()
+                if received:
+                    return rt.session.status or "stopped"
+                if not go:
+                    rt.session.stop()
+                    return None
+            if keys:
+                control = KeyControl(
+                    rt.session,
+                    sys.stdin.fileno(),
+                    lambda k: out(KEY_HELP),
+                    say=out,
+                    confirm_end=rt.device is not None,
+                )
+                control.open()
+                out(KEY_HELP)
             try:
                 status = await rt.run()
             except asyncio.CancelledError:
@@ -403,12 +441,27 @@ def _run_plain(
         report=_err,
     )
     received: list[int] = []
+    wait = settings.connect_timeout if args.connect_timeout is None else args.connect_timeout
+
+    async def before() -> bool:
+        # The clock starts once the device is ready (or the person goes on without it).
+        return await connect_first(
+            runtime,
+            wait,
+            say=plain.line,
+            err=_err,
+            ask=prompts if interactive and not args.yes else None,
+        )
+
     try:
         try:
-            status = asyncio.run(_run_session(runtime, interactive, plain.line, received))
+            status = asyncio.run(_run_session(runtime, interactive, plain.line, received, before))
         except asyncio.CancelledError:
             # A second signal cut the shutdown short; the session has ended all the same.
             status = runtime.session.status or "interrupted"
+        if status is None:
+            _err("not started: the device is not ready")
+            return EXIT_FAIL
         signum = received[0] if received else None
         if signum is None and ask_pain_too:
             runtime.set_pain_after(ask_pain("Pain now, 0–10 (enter to skip): ", prompts))

@@ -1,10 +1,11 @@
 """``tproutine sim``: the virtual massager as its own process, for a second terminal or tests.
 
-It listens on 127.0.0.1 only and gives every client (an app started with
-``--adapter tcp:127.0.0.1:PORT``) a fresh virtual radio with a fresh massager
-emulating ``--profile``. One line on stdout says when it is ready; SIGINT
-(exit 130, the CLI contract for Ctrl-C) and SIGTERM or SIGHUP (exit 0) end it
-cleanly: every client's link is closed and the log is flushed.
+It listens on 127.0.0.1 only. It holds one virtual massager emulating
+``--profile``, and gives every client (an app started with ``--adapter
+tcp:127.0.0.1:PORT``, or that app's guardian) a virtual radio of its own near
+it. One line on stdout says when it is ready; SIGINT (exit 130, the CLI
+contract for Ctrl-C) and SIGTERM or SIGHUP (exit 0) end it cleanly: every
+client's link is closed and the log is flushed.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ async def _serve(
             log=log,
             layout=args.layout - 1,
             characteristics=characteristics,
+            on_link_loss=args.on_link_loss,
+            fault=args.fault,
         )
 
     try:

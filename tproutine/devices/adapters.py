@@ -73,6 +73,17 @@ def parse_adapter(text: str | None) -> AdapterSpec:
     raise AdapterError(f"unknown adapter {value!r} (use {ADAPTER_HELP})")
 
 
+def describe(spec: AdapterSpec) -> str:
+    """The adapter in a few words for the person: ``this computer's Bluetooth`` ..."""
+    if spec.kind == "system":
+        return "this computer's Bluetooth"
+    if spec.kind == "sim":
+        return "the in-process virtual massager"
+    if spec.kind == "none":
+        return "no adapter"
+    return f"the simulator at {spec.host}:{spec.port}"
+
+
 @dataclass(eq=False)
 class Backends:
     """The bleak backend classes for one adapter (None: bleak's platform stack).
@@ -91,11 +102,7 @@ class Backends:
 
     @property
     def description(self) -> str:
-        if self.spec.kind == "system":
-            return "this computer's Bluetooth"
-        if self.spec.kind == "sim":
-            return "the in-process virtual massager"
-        return f"the simulator at {self.spec.host}:{self.spec.port}"
+        return describe(self.spec)
 
     @property
     def available(self) -> bool:

@@ -14,27 +14,30 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from tproutine.devices import adapters
+from tproutine.devices import adapters, guardian
 from tproutine.devices.adapters import AdapterError, Backends
 from tproutine.devices.codec import (
     decode_battery_level,
     encode_battery_query,
     encode_firmware_query,
     encode_init,
+    encode_stop,
 )
 from tproutine.devices.controller_base import (
     BACKOFF_FIRST,
     BACKOFF_MAX,
     DISCONNECT_TIMEOUT,
     FINAL_RECONNECT_TIMEOUT,
+    STOP_BY_HAND,
     WRITE_TIMEOUT,
     ControllerBase,
     DeviceError,
     Link,
+    LinkFailed,
     is_address,
     why,
 )
-from tproutine.devices.matching import Fit
+from tproutine.devices.matching import Fit, short_uuid
 from tproutine.devices.profile import (
     BATTERY_LEVEL,
     FIRMWARE_REVISION,
@@ -108,7 +111,52 @@ class Connection(ControllerBase):
         async with self._connect_lock:
             if self._link is not None and self._link.client.is_connected:
                 return
+            self._start_guardian()
             await self._connect_locked(target, reconnect, scan_timeout or self.scan_timeout)
+
+    def _wanted(self, target: FoundDevice | str) -> str:
+        """The device being looked for, in a few words (for "connecting to ...")."""
+        if isinstance(target, FoundDevice):
+            return target.name or target.address
+        if target.lower() == "auto":
+            return "the first device a profile knows"
+        return target if is_address(target) else f'"{target}"'
+
+    async def _connect_within(self, target: FoundDevice | str, bound: float) -> None:
+        """Connect to ``target`` within ``bound`` seconds, everything included (scan,
+        connect, set-up), trying again with a growing pause after a link that did not
+        come up (:class:`LinkFailed`) while time is left.
+
+        Raises ``DeviceError`` (one line) when the device is not ready in time. The
+        scan may take the whole bound: a device switched on meanwhile is found.
+        """
+        deadline = self._mono() + bound
+        delay = BACKOFF_FIRST
+        tries = 0
+        failed: LinkFailed | None = None
+        while (remaining := deadline - self._mono()) > 0:
+            tries += 1
+            try:
+                await asyncio.wait_for(
+                    self._connect(target, scan_timeout=bound if tries == 1 else remaining),
+                    remaining,
+                )
+                return
+            except TimeoutError:
+                break
+            except LinkFailed as exc:
+                failed = exc
+                log.info("connecting failed (%s); next try in %.2f s", exc, delay)
+            if deadline - self._mono() <= delay:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+        if failed is not None:
+            detail = f" ({tries} tries in {bound:g} s)" if tries > 1 else ""
+            raise DeviceError(f"{failed}{detail}")
+        where = adapters.describe(self.adapter)
+        done = "found" if self._status.state == "scanning" else "ready"
+        raise DeviceError(f"{self._wanted(target)} was not {done} within {bound:g} s on {where}")
 
     async def _connect_locked(
         self, target: FoundDevice | str, reconnect: bool, scan_timeout: float
@@ -131,6 +179,7 @@ class Connection(ControllerBase):
                 self._publish(state="failed", message=str(exc))
             raise
         self._lost_running = None
+        self._arm_guardian(found, ble_device, profile)
         self._publish(
             state="connected",
             name=found.name,
@@ -149,6 +198,39 @@ class Connection(ControllerBase):
         if self._stats is not None:
             self._stats.device_seen = True
         self._wake.set()
+
+    def _start_guardian(self) -> None:
+        """Start the guardian as connecting begins: its start-up (importing bleak)
+        then overlaps the scan, not the session."""
+        if self._guardian is None and self.use_guardian and guardian.guards(self.adapter):
+            self._guardian = guardian.Guardian(self.adapter)
+            self._guardian.start()
+
+    def _arm_guardian(
+        self, found: FoundDevice, ble_device: BLEDevice, profile: DeviceProfile
+    ) -> None:
+        link = self._link
+        if link is None or not self.use_guardian or not guardian.guards(self.adapter):
+            return
+        self._start_guardian()
+        assert self._guardian is not None
+        details = ble_device.details
+        path = details.get("path") if isinstance(details, dict) else None
+        if self.adapter.kind != "system" or not isinstance(path, str):
+            path = None
+        self._guardian.arm(
+            guardian.Ward(
+                adapter=self.adapter.text,
+                address=found.address,
+                name=found.name,
+                write=link.write_char.uuid,
+                response=link.gatt.write_response,
+                stop=encode_stop(profile),
+                bluez_path=path,
+            )
+        )
+        # Until the first stop after connecting is through, the motor may be running.
+        self._guardian.running(self._sent_level != 0)
 
     async def _find(
         self, target: FoundDevice | str, timeout: float
@@ -256,11 +338,11 @@ class Connection(ControllerBase):
             else:
                 await client.connect()
         except TimeoutError:
-            raise DeviceError(
+            raise LinkFailed(
                 f"{found.name or found.address} did not answer within {self.connect_timeout:g} s"
             ) from None
         except Exception as exc:
-            raise DeviceError(
+            raise LinkFailed(
                 f"could not connect to {found.name or found.address}: {why(exc)}"
             ) from None
         try:
@@ -268,6 +350,7 @@ class Connection(ControllerBase):
             self.profile = profile
             self._link = link
             self._sent_level = None
+            self._settled.clear()
             self._device_level = None
             self._manual = None
             self._failing = False
@@ -284,7 +367,8 @@ class Connection(ControllerBase):
             if isinstance(exc, DeviceError):
                 raise
             if isinstance(exc, Exception):
-                raise DeviceError(
+                # Mostly the link dropping during discovery or subscribing: worth a retry.
+                raise LinkFailed(
                     f"setting up {found.name or found.address} failed: {why(exc)}"
                 ) from None
             raise
@@ -299,7 +383,12 @@ class Connection(ControllerBase):
             )
         write_char = services.get_characteristic(gatt.write)
         if write_char is None:
-            raise DeviceError(f"{found.name or found.address} has no characteristic {gatt.write}")
+            # Permanent (another model or firmware than the profile describes): no retry.
+            raise DeviceError(
+                f"{found.name or found.address} has no write characteristic "
+                f"{short_uuid(gatt.write)} in its service, so it cannot be driven "
+                f"(another model or firmware than the profile {profile.id} describes?)"
+            )
         notify_char = services.get_characteristic(gatt.notify) if gatt.notify else None
         if notify_char is not None and not _can_notify(notify_char):
             # Sources disagree with devices (We-Vibe's f000b000 is read-only):
@@ -374,7 +463,8 @@ class Connection(ControllerBase):
         link = self._link
         if link is None or link.client is not client or self._leaving:
             return
-        was_running = (self._sent_level or 0) > 0 or (self._device_level or 0) > 0
+        # A level on its way when the link went may have reached the motor, too.
+        was_running = max(self._sent_level or 0, self._device_level or 0, self._inflight_level) > 0
         self._lost_running = link.device if was_running else None
         self._link = None
         self._sent_level = None
@@ -382,18 +472,46 @@ class Connection(ControllerBase):
         self._record_level()
         if self._closed:
             return
-        self._publish(
-            state="reconnecting",
-            running=False,
-            force=None,
-            message="the link was lost: reconnecting; the routine goes on as a timer",
-        )
-        self._emit("device", action="disconnect", name=link.device.name, reason="link lost")
+        if was_running:
+            self._say_lost_running(link.device)
+        else:
+            self._publish(
+                state="reconnecting",
+                running=False,
+                force=None,
+                message="the link was lost: reconnecting; the routine goes on as a timer",
+            )
+            self._emit("device", action="disconnect", name=link.device.name, reason="link lost")
         session = self._session
         if not self.keep_timer_on_disconnect and session is not None and session.state == "running":
             session.pause()
         if self._reconnecting is None and self._loop is not None and not self._loop.is_closed():
             self._reconnecting = self._loop.create_task(self._reconnect(link.device))
+
+    def _say_lost_running(self, device: FoundDevice) -> None:
+        """The link went while the motor ran: the device may run on, and the person
+        must hear it now (on screen, in the plain output, by voice), not at the end."""
+        what = device.name or "the device"
+        warning = f"{what} may still be running: {STOP_BY_HAND}"
+        self._publish(
+            state="reconnecting",
+            running=False,
+            force=None,
+            message=f"the link was lost while the motor ran: {warning}; reconnecting",
+        )
+        if self._session is not None and self._session.state in ("running", "paused"):
+            # The session's stream carries it to the screen, the plain output and the
+            # voice, in order with the rest (the `warning` field is what they say).
+            self._emit(
+                "device",
+                action="disconnect",
+                name=device.name,
+                reason="link lost",
+                running=True,
+                warning=warning,
+            )
+        else:
+            self._report(f"device: the link was lost while the motor ran: {warning}")
 
     async def _reconnect(self, device: FoundDevice) -> None:
         delay = BACKOFF_FIRST
@@ -418,9 +536,14 @@ class Connection(ControllerBase):
             )
         except (DeviceError, TimeoutError) as exc:
             log.error("could not reach %s to stop it: %s", device.name or device.address, exc)
+            keeps = (
+                f"; the guardian keeps trying for {guardian.GIVE_UP_AFTER:g} s"
+                if self._guardian is not None
+                else ""
+            )
             self._report(
                 f"device: the link to {device.name or device.address} was lost while the motor "
-                "ran and could not be restored to stop it: switch it off by hand"
+                f"ran and could not be restored to stop it{keeps}: switch it off by hand"
             )
 
     async def _drop_connection(self) -> None:

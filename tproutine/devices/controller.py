@@ -25,17 +25,20 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from tproutine.devices import adapters, safety
+from tproutine.devices import adapters, guardian, safety
 from tproutine.devices.adapters import AdapterError
 from tproutine.devices.connection import Connection
 from tproutine.devices.controller_base import (
     MIN_WRITE_INTERVAL,
+    STOP_BY_HAND,
     STOP_TIMEOUT,
+    WRITE_TIMEOUT,
     DeviceError,
     Plan,
     Report,
     SegmentStats,
     is_address,
+    why,
 )
 from tproutine.devices.readings import Readings
 from tproutine.devices.status import FoundDevice
@@ -74,9 +77,60 @@ class DeviceController(Connection, Worker, Readings):
     :meth:`aclose`).
     """
 
-    async def start(self, session: Session) -> None:
-        """Attach to ``session`` and connect in the background (never holds up the routine)."""
+    def connecting_text(self, timeout: float) -> str:
+        """``Connecting to NAME on ADAPTER (up to N s)…``: what ``connect_first`` does."""
+        where = adapters.describe(self.adapter)
+        return f"Connecting to {self._wanted(self.target)} on {where} (up to {timeout:g} s)…"
+
+    async def connect_first(self, session: Session, timeout: float) -> str | None:
+        """Attach to ``session`` before it starts and get the device ready within
+        ``timeout`` seconds: connected, set up, the motor known to be off.
+
+        Returns None when it is ready (or ``timeout`` is 0: then ``start`` connects
+        in the background, as the routine runs), else one line saying why not. The
+        session then goes on as a timer if the person chooses so: ``start`` does not
+        try again behind their back (another ``connect_first`` does). Cancelling it
+        (the person stopped waiting) leaves the device disconnected.
+        """
         self._attach(session)
+        self._declined = None
+        if timeout <= 0:
+            return None
+        reason: str | None = None
+        try:
+            if self._reconnecting is not None and not self.connected:
+                # The link was lost before this session: the reconnect loop owns it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._reconnecting), timeout)
+                if not self.connected:
+                    reason = f"{self._wanted(self.target)} did not come back within {timeout:g} s"
+            elif not self.connected:
+                await self._connect_within(self.target, timeout)
+        except DeviceError as exc:
+            reason = str(exc)
+        except asyncio.CancelledError:
+            self._declined = session
+            self._publish(state="none", message="not connected: you started without it")
+            raise
+        except Exception as exc:  # the routine must go on whatever the radio does
+            log.exception("connecting before the session failed")
+            reason = f"could not connect ({why(exc)})"
+        if reason is not None:
+            self._declined = session
+            self._publish(state="failed", message=reason)
+            return reason
+        # The "make sure it is off" stop goes out right after connecting; the first
+        # step's command must not queue behind it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), 2 * WRITE_TIMEOUT)
+        return None
+
+    async def start(self, session: Session) -> None:
+        """Attach to ``session`` and connect in the background (never holds up the routine),
+        unless already connected or the person chose to go on without the device."""
+        self._attach(session)
+        if self._declined is session:
+            return
         if self._link is None and self._connecting is None and self._reconnecting is None:
             loop = asyncio.get_running_loop()
             self._connecting = loop.create_task(self._connect_for_session())
@@ -84,12 +138,28 @@ class DeviceController(Connection, Worker, Readings):
     def _attach(self, session: Session) -> None:
         self._loop = asyncio.get_running_loop()
         self._closed = self._shut = False
-        self._session = session
-        self._clamped.clear()
-        self._stats = None
-        self._max_on_tripped = False
-        self._manual = None
-        session.add_segment_report(self.segment_report)
+        if self._session is not session:
+            if self._session is not None:
+                self._session.remove_segment_report(self.segment_report)
+            self._session = session
+            self._clamped.clear()
+            self._stats = None
+            self._max_on_tripped = False
+            self._manual = None
+            self._early.clear()
+            self._declined = None
+            session.add_segment_report(self.segment_report)
+            link = self._link
+            if link is not None and session.state == "idle":
+                # Connected before this session (the app keeps its device): say so
+                # in its stream, so the plain output and the history name the device.
+                self._emit(
+                    "device",
+                    action="connect",
+                    name=link.device.name,
+                    address=link.device.address,
+                    profile=self.profile.id if self.profile is not None else None,
+                )
         safety.register(self)
         self._ensure_worker()
 
@@ -108,7 +178,11 @@ class DeviceController(Connection, Worker, Readings):
     def on_event(self, event: Event) -> None:
         """A session listener: notes what changed and wakes the worker (never blocks)."""
         name = event.event
-        if name == "segment_start":
+        if name == "session_start":
+            early, self._early = self._early, []
+            for what, data in early:
+                self._emit(what, **data)
+        elif name == "segment_start":
             self._manual = None
             self._max_on_tripped = False
             t = event.t
@@ -169,12 +243,16 @@ class DeviceController(Connection, Worker, Readings):
                 await self._reach_to_stop(lost)
             except asyncio.CancelledError:
                 cancelled = True
+        stopped = False
         for _attempt in range(3):
             try:
-                await self.stop_now(reason)
+                stopped = await self.stop_now(reason)
                 break
             except asyncio.CancelledError:
                 cancelled = True
+        link = self._link
+        if not stopped and link is not None and (self._sent_level or 0) > 0:
+            self._say_stop_refused(link.device)
         for _attempt in range(2):
             try:
                 await self._drop_connection()
@@ -183,6 +261,18 @@ class DeviceController(Connection, Worker, Readings):
                 cancelled = True
         return cancelled
 
+    def _say_stop_refused(self, device: FoundDevice) -> None:
+        what = device.name or device.address
+        keeps = (
+            f"; the guardian keeps trying for {guardian.GIVE_UP_AFTER:g} s"
+            if self._guardian is not None
+            else ""
+        )
+        self._report(
+            f"device: {what} did not take the stop command{keeps}: it may still be running: "
+            f"{STOP_BY_HAND}"
+        )
+
     async def aclose(self) -> None:
         """The session is over: motor off (awaited); disconnect unless ``keep_connected``."""
         session = self._session
@@ -190,6 +280,8 @@ class DeviceController(Connection, Worker, Readings):
             await self.stop_now("session ended")
             self._session = None
             self._stats = None
+            self._early.clear()
+            self._declined = None
             if session is not None:
                 session.remove_segment_report(self.segment_report)
             return
@@ -216,6 +308,14 @@ class DeviceController(Connection, Worker, Readings):
         if backends is not None and backends is not self._given_backends:
             try:
                 await adapters.release(backends)
+            except asyncio.CancelledError:
+                cancelled = True
+        guard, self._guardian = self._guardian, None
+        if guard is not None:
+            # A stop still owed (a lost device that could not be reached) is handed
+            # over: the guardian goes on trying after the app has left.
+            try:
+                await guard.close(hand_over=self._lost_running is not None)
             except asyncio.CancelledError:
                 cancelled = True
         self._shut = True

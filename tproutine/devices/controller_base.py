@@ -15,6 +15,7 @@ import asyncio
 import logging
 import math
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,9 +36,17 @@ from tproutine.devices.profile import (
 from tproutine.devices.status import DeviceStatus, FoundDevice, StatusListener
 
 if TYPE_CHECKING:
+    from tproutine.devices.guardian import Guardian
     from tproutine.engine.events import EventName
     from tproutine.engine.session import Session
     from tproutine.settings import Settings
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as within
+else:  # pragma: no cover - Python 3.10 (bleak brings async-timeout there)
+    from async_timeout import timeout as within
+
+__all__ = ["within"]  # the parts' timeout scope (asyncio.timeout from 3.11 on)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +77,8 @@ MANUAL_GRACE = 0.25
 # After a failed write (already retried once), wait this long before trying again
 # (a stop too: persistently, but not in a tight loop against a refusing device).
 RETRY_AFTER = 0.5
+# Said when the device may run on out of the app's reach (a lost link, an app that died).
+STOP_BY_HAND = "if it does, switch it off with its own button (or take it away from your body)"
 # Reconnect backoff: first try quickly (a blip), then back off to a slow, steady pace.
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 5.0
@@ -80,6 +91,11 @@ _ADDRESS = re.compile(
 
 class DeviceError(Exception):
     """Connecting or talking to the device failed; ``str()`` is one line for the person."""
+
+
+class LinkFailed(DeviceError):
+    """The device was found but the link did not come up (refused, dropped while setting
+    up, no answer): radios fail like this now and then, so another try may succeed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +168,10 @@ def why(exc: BaseException | None) -> str:
     if isinstance(exc, TimeoutError):
         return "no answer in time"
     text = str(exc).strip()
+    if text.startswith("(") and len(exc.args) > 1:
+        # (code, message) errors (Bumble's ATT errors) print as a Python tuple.
+        words = [a.strip() for a in exc.args if isinstance(a, str) and a.strip()]
+        text = words[0] if words else type(exc).__name__
     return text or type(exc).__name__
 
 
@@ -172,6 +192,7 @@ class ControllerBase:
         sim_profile: str | None = None,
         backends: Backends | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        guardian: bool = True,
     ) -> None:
         self.adapter = adapters.parse_adapter(adapter) if isinstance(adapter, str) else adapter
         self.target = (device or "auto").strip() or "auto"
@@ -187,6 +208,11 @@ class ControllerBase:
         self.connect_timeout = connect_timeout
         self.sim_profile = sim_profile
         self._mono = monotonic
+
+        # A process that stops the motor if this one dies without doing so
+        # (``tproutine.devices.guardian``): started with the first connection.
+        self.use_guardian = guardian
+        self._guardian: Guardian | None = None
 
         self._status = DeviceStatus()
         self._listeners: list[StatusListener] = []
@@ -209,6 +235,17 @@ class ControllerBase:
         self._leaving = False  # a disconnect we asked for: not a lost link
         # The device whose link was lost while its motor ran (the stop is still owed).
         self._lost_running: FoundDevice | None = None
+        # Events for a session that has not started yet (its clock waits for the
+        # device): sent once it starts, so ``session_start`` stays the first event.
+        self._early: list[tuple[EventName, dict[str, Any]]] = []
+        # The session whose connect-first failed and that goes on as a timer by the
+        # person's choice: no connecting behind their back.
+        self._declined: Session | None = None
+        # Called once the worker has made its next pass (see call_after_step).
+        self._after_step: list[Callable[[], None]] = []
+        # Set once the motor is known to be in the state last sent (the first stop
+        # after connecting has gone out): what "ready" waits for.
+        self._settled = asyncio.Event()
 
         # What was sent and what the device says.
         self._sent_level: int | None = None  # None: unknown (just connected, write failed)
@@ -216,6 +253,7 @@ class ControllerBase:
         self._last_write = -math.inf
         self._last_write_done = -math.inf
         self._writing = False
+        self._inflight_level = 0  # a level being written now (it may have reached the motor)
         self._retry_at = -math.inf
         self._failing = False
         self._on_since: float | None = None
@@ -287,9 +325,16 @@ class ControllerBase:
                 log.exception("reporting %r failed", line)
 
     def _emit(self, event: EventName, /, **data: Any) -> None:
-        """An event into the session's stream (plain output, --events, history)."""
+        """An event into the session's stream (plain output, --events, history).
+
+        Before the session starts (it waits for the device) the event is kept and
+        sent right after ``session_start``.
+        """
         session = self._session
         if session is None:
+            return
+        if session.state == "idle":
+            self._early.append((event, data))
             return
         try:
             session.emit(event, **data)
@@ -307,6 +352,16 @@ class ControllerBase:
         services = adv.service_uuids if adv is not None else []
         companies = adv.manufacturer_data.keys() if adv is not None else []
         return match_device(self.profiles, name, services, companies)
+
+    def _guard_running(self, maybe: bool) -> None:
+        """Tell the guardian whether the motor may be running (it acts only then)."""
+        if self._guardian is not None:
+            self._guardian.running(maybe)
+
+    @property
+    def guardian_pid(self) -> int | None:
+        """The guardian's process id while one watches (tests, diagnostics)."""
+        return self._guardian.pid if self._guardian is not None else None
 
     def _session_t(self) -> float | None:
         session = self._session

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tproutine.devices.codec import (
@@ -44,6 +45,7 @@ from tproutine.devices.controller_base import (
     DeviceError,
     Plan,
     why,
+    within,
 )
 
 if TYPE_CHECKING:
@@ -130,10 +132,14 @@ class Worker(ControllerBase):
                 # Cleared before the step, so an event during a write is not lost.
                 self._wake.clear()
                 timeout = await self._step()
+                self._run_after_step()
                 if timeout is not None and timeout <= 0:
                     continue
+                # A timeout scope, not wait_for: no task of its own, so a wake-up
+                # reaches the write a loop turn sooner (see runtime.AfterTheDevice).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with within(timeout):
+                        await self._wake.wait()
         except BaseException as exc:
             # The program is ending under us (asyncio.run cancels every task on
             # an exception, sys.exit or Ctrl-C; a listener of an event we emitted
@@ -146,6 +152,27 @@ class Worker(ControllerBase):
                 self._closed = True
                 await self._stop_and_leave("the app is closing")
             raise
+        finally:
+            self._run_after_step()  # nothing waits on a worker that is gone
+
+    def call_after_step(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the worker has made its next pass (written what the
+        plan says now): the runtime holds the history's disk writes until then, so a
+        step's command is not kept waiting behind them. At once without a worker."""
+        worker = self._worker
+        if worker is None or worker.done() or self._closed:
+            callback()
+            return
+        self._after_step.append(callback)
+        self._wake.set()
+
+    def _run_after_step(self) -> None:
+        callbacks, self._after_step = self._after_step, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("a callback after the device's step failed")
 
     async def _step(self) -> float | None:
         """One pass: write if needed; returns how long to wait (None: until woken)."""
@@ -160,7 +187,13 @@ class Worker(ControllerBase):
             if now < self._retry_at:
                 waits.append(self._retry_at - now)
             else:
-                spacing = 0.0 if plan.level == 0 else self._last_write + MIN_WRITE_INTERVAL - now
+                # Level changes of a running motor (a ramp) are spaced out; a stop, and
+                # the first level after a stop, go at once (the step has begun now).
+                spacing = (
+                    self._last_write + MIN_WRITE_INTERVAL - now
+                    if plan.level > 0 and (self._sent_level or 0) > 0
+                    else 0.0
+                )
                 if spacing > 0:
                     waits.append(spacing)
                 else:
@@ -206,7 +239,14 @@ class Worker(ControllerBase):
         previous = self._sent_level
         data = encode_stop(profile) if level == 0 else encode_set(profile, level)
         what = "the stop command" if level == 0 else f"level {level}"
-        if not await self._write(data, what):
+        if level > 0:
+            self._guard_running(True)  # before: the app may die during the write
+        self._inflight_level = level
+        try:
+            sent = await self._write(data, what)
+        finally:
+            self._inflight_level = 0
+        if not sent:
             self._sent_level = None
             self._retry_at = self._mono() + RETRY_AFTER
             return
@@ -240,6 +280,8 @@ class Worker(ControllerBase):
         elif level == 0:
             self._on_since = None
         self._sent_level = level
+        self._guard_running(level > 0)
+        self._settled.set()
         self._record_level()
         self._publish_motor()
 
@@ -257,12 +299,10 @@ class Worker(ControllerBase):
                     self._writing = True
                     self._last_write = self._mono()
                     try:
-                        await asyncio.wait_for(
-                            link.client.write_gatt_char(
+                        async with within(WRITE_TIMEOUT):
+                            await link.client.write_gatt_char(
                                 link.write_char, data, response=link.gatt.write_response
-                            ),
-                            WRITE_TIMEOUT,
-                        )
+                            )
                     finally:
                         self._writing = False
                         self._last_write_done = self._mono()
@@ -354,7 +394,12 @@ class Worker(ControllerBase):
             deadline = self._mono() + seconds
             while self._mono() < deadline and not self._held and self.connected:
                 await asyncio.sleep(min(0.05, max(deadline - self._mono(), 0.0)))
-        finally:
+        except BaseException:
             self._test_level = None
-            self._wake.set()
+            self._wake.set()  # the worker stops it
+            raise
+        self._test_level = None
+        # The stop is written here and awaited; the worker then finds nothing to do
+        # (woken first, it would send a stop of its own too).
         await self.stop_now("test done")
+        self._wake.set()

@@ -97,6 +97,11 @@ class CueOutput:
             self.say(spoken_title(event))
         elif name == "session_end" and event.get("status") == "completed":
             self.say("Routine complete.")
+        elif name == "device" and event.get("warning"):
+            # The device may run on out of reach (a lost link): said at once, bell too.
+            if self._bell is not None:
+                self._bell()
+            self.say(str(event["warning"]))
 
     def say(self, text: str) -> None:
         """Speak ``text`` (cutting off whatever is being said); nothing without a voice."""

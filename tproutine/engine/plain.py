@@ -189,6 +189,8 @@ class PlainFormatter:
             parts.append(f"level {event['level']}")
         if event.get("reason"):
             parts.append(str(event["reason"]))
+        if event.get("warning"):
+            parts.append(str(event["warning"]))
         return SEP.join(parts)
 
     def _end(self, event: Event) -> str:

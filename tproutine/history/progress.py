@@ -18,7 +18,7 @@ from tproutine.routine.plan import due_by_end_of, next_reminder, week_start
 
 if TYPE_CHECKING:
     from tproutine.history.store import SessionRow
-    from tproutine.routine.model import Plan
+    from tproutine.routine.plan import Plan
 
 
 @dataclass(frozen=True)

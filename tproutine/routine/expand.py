@@ -10,18 +10,23 @@
 The size of the timeline is computed before anything is built, so a file that
 would expand past the limits is refused in microseconds, however deep its
 repeats are nested.
+
+Expansion reads the routine as plain dataclasses (``checked.py``), the same
+whether the quick check or the pydantic models accepted the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from tproutine.routine import model as m
+from tproutine.routine import checked as c
 from tproutine.routine.durations import MIN_SEGMENT_S, exact_length, format_clock
-from tproutine.routine.loader import LoadedRoutine
 from tproutine.routine.timeline import Cue, DeviceSetting, Segment, Side, Timeline
-from tproutine.yamlsafe import LoadError
+from tproutine.yamlsafe import Document, LoadError
+
+if TYPE_CHECKING:
+    from tproutine.routine.loader import LoadedRoutine
 
 MAX_SEGMENTS = 10_000
 MAX_TOTAL_S = 8 * 3600.0
@@ -38,8 +43,7 @@ class _Resolved:
 
     __slots__ = ("area", "device", "pressure", "rest", "step", "switch", "tool")
 
-    def __init__(self, step: m.WorkStep, defaults: m.Defaults) -> None:
-        given = step.model_fields_set
+    def __init__(self, step: c.WorkStep, defaults: c.Defaults) -> None:
         self.step = step
         self.pressure = step.pressure if step.pressure is not None else defaults.pressure
         self.rest = step.rest if step.rest is not None else (defaults.rest or 0.0)
@@ -48,10 +52,10 @@ class _Resolved:
         self.tool = step.tool if step.tool is not None else defaults.tool
         self.area = step.area if step.area is not None else defaults.area
         # `device: off` in a step (None, but given) beats a default device.
-        self.device = step.device if "device" in given else defaults.device
+        self.device = step.device if step.device_given else defaults.device
 
 
-def _sides(step: m.WorkStep) -> list[Side | None]:
+def _sides(step: c.WorkStep) -> list[Side | None]:
     return ["left", "right"] if step.side == "both" else [step.side]
 
 
@@ -74,26 +78,26 @@ def _measure_work(r: _Resolved) -> tuple[int, float]:
     return count, seconds
 
 
-def measure(steps: list[Any], defaults: m.Defaults) -> tuple[int, float]:
+def measure(steps: Sequence[c.Step], defaults: c.Defaults) -> tuple[int, float]:
     """How many segments and seconds ``steps`` expand to, without building them."""
     count, seconds = 0, 0.0
     for step in steps:
-        if isinstance(step, m.RepeatBlock):
-            c, s = measure(step.steps, defaults)
+        if isinstance(step, c.RepeatBlock):
+            n, s = measure(step.steps, defaults)
             rest = step.rest or 0.0
-            count += c * step.repeat + (step.repeat - 1 if rest > 0 else 0)
+            count += n * step.repeat + (step.repeat - 1 if rest > 0 else 0)
             seconds += s * step.repeat + (step.repeat - 1) * rest
-        elif isinstance(step, m.RestStep):
+        elif isinstance(step, c.RestStep):
             count += 1
             seconds += step.seconds
         else:
-            c, s = _measure_work(_Resolved(step, defaults))
-            count += c
+            n, s = _measure_work(_Resolved(step, defaults))
+            count += n
             seconds += s
     return count, seconds
 
 
-def _device(spec: m.DeviceSpec | None) -> DeviceSetting | None:
+def _device(spec: c.DeviceSpec | None) -> DeviceSetting | None:
     if spec is None:
         return None
     if spec.level is not None:
@@ -104,7 +108,7 @@ def _device(spec: m.DeviceSpec | None) -> DeviceSetting | None:
     return DeviceSetting(from_pct=spec.intensity, to_pct=spec.intensity)
 
 
-def _cues(cues: list[m.Cue], seconds: float) -> tuple[Cue, ...]:
+def _cues(cues: Sequence[c.Cue], seconds: float) -> tuple[Cue, ...]:
     resolved = [Cue(c.at if c.at >= 0 else seconds + c.at, c.say) for c in cues]
     return tuple(sorted(resolved, key=lambda c: c.at_s))
 
@@ -144,7 +148,7 @@ def _moments(segments: list[Segment]) -> list[tuple[float, tuple[str | int, ...]
     return out
 
 
-def _too_busy(loaded: LoadedRoutine, segments: list[Segment]) -> LoadError | None:
+def _too_busy(document: Document, segments: list[Segment]) -> LoadError | None:
     """More than MAX_MOMENTS_PER_SECOND moments within any one second (a sliding window)."""
     moments = _moments(segments)
     first = 0
@@ -154,7 +158,7 @@ def _too_busy(loaded: LoadedRoutine, segments: list[Segment]) -> LoadError | Non
         if last - first + 1 > MAX_MOMENTS_PER_SECOND:
             return LoadError(
                 [
-                    loaded.document.problem(
+                    document.problem(
                         where,
                         f"{last - first + 1} step starts, cues and breathing phases fall "
                         f"within one second (at {format_clock(moments[first][0])} of the "
@@ -172,8 +176,8 @@ def _work(r: _Resolved, path: str) -> Iterator[_Spec]:
     device = _device(r.device)
     cues = _cues(step.cues, step.duration)
     pattern = None
-    if isinstance(step, m.BreatheStep):
-        pattern = tuple(step.pattern) if step.pattern else DEFAULT_PATTERN
+    if step.kind == "breathe":
+        pattern = step.pattern or DEFAULT_PATTERN
 
     def rep(side: Side | None, k: int) -> _Spec:
         return {
@@ -218,16 +222,16 @@ def _work(r: _Resolved, path: str) -> Iterator[_Spec]:
             yield rep(side, k)
 
 
-def _steps(steps: list[Any], defaults: m.Defaults, prefix: str) -> Iterator[_Spec]:
+def _steps(steps: Sequence[c.Step], defaults: c.Defaults, prefix: str) -> Iterator[_Spec]:
     for i, step in enumerate(steps):
         path = f"{prefix}[{i}]"
-        if isinstance(step, m.RepeatBlock):
+        if isinstance(step, c.RepeatBlock):
             rest = step.rest or 0.0
             for round_no in range(step.repeat):
                 if round_no > 0 and rest > 0:
                     yield _rest(rest, path)
                 yield from _steps(step.steps, defaults, f"{path}.steps")
-        elif isinstance(step, m.RestStep):
+        elif isinstance(step, c.RestStep):
             yield {
                 "kind": "rest",
                 "title": step.title,
@@ -240,12 +244,12 @@ def _steps(steps: list[Any], defaults: m.Defaults, prefix: str) -> Iterator[_Spe
             yield from _work(_Resolved(step, defaults), path)
 
 
-def _uses(steps: list[Any], defaults: m.Defaults, attr: str) -> bool:
+def _uses(steps: Sequence[c.Step], defaults: c.Defaults, attr: str) -> bool:
     for step in steps:
-        if isinstance(step, m.RepeatBlock):
+        if isinstance(step, c.RepeatBlock):
             if _uses(step.steps, defaults, attr):
                 return True
-        elif not isinstance(step, m.RestStep):
+        elif not isinstance(step, c.RestStep):
             device = _Resolved(step, defaults).device
             if device is not None and (attr == "any" or getattr(device, attr) is not None):
                 return True
@@ -253,8 +257,17 @@ def _uses(steps: list[Any], defaults: m.Defaults, attr: str) -> bool:
 
 
 def expand(loaded: LoadedRoutine) -> Timeline:
-    """The timeline of a validated routine; LoadError when it exceeds the limits."""
-    routine = loaded.routine
+    """The timeline of a routine the models validated; LoadError when it exceeds the limits."""
+    return expand_checked(
+        c.from_model(loaded.routine), loaded.document, loaded.content_hash, loaded.source
+    )
+
+
+def expand_checked(
+    routine: c.Routine, document: Document, content_hash: str, source: str
+) -> Timeline:
+    """The timeline of a checked routine; LoadError (at ``document``'s positions) when it
+    exceeds the limits."""
     get_ready = routine.get_ready
     count, seconds = measure(routine.steps, routine.defaults)
     count += 1 if get_ready > 0 else 0
@@ -262,7 +275,7 @@ def expand(loaded: LoadedRoutine) -> Timeline:
     if count > MAX_SEGMENTS:
         raise LoadError(
             [
-                loaded.document.problem(
+                document.problem(
                     ("steps",),
                     f"the routine expands to {count:,} segments; the limit is {MAX_SEGMENTS:,} "
                     "(fewer reps or repeat rounds)",
@@ -273,7 +286,7 @@ def expand(loaded: LoadedRoutine) -> Timeline:
     if seconds > MAX_TOTAL_S:
         raise LoadError(
             [
-                loaded.document.problem(
+                document.problem(
                     ("steps",),
                     f"the routine lasts {exact_length(seconds)}; the limit is "
                     f"{exact_length(MAX_TOTAL_S)} (fewer or shorter steps, reps or rounds)",
@@ -293,7 +306,7 @@ def expand(loaded: LoadedRoutine) -> Timeline:
             # model, so the rule is kept here for every timeline.
             raise LoadError(
                 [
-                    loaded.document.problem(
+                    document.problem(
                         _where(spec.get("step_path")),
                         f"a segment of {exact_length(spec['duration_s'])}; every segment "
                         f"lasts at least {MIN_SEGMENT_S:g}s",
@@ -302,7 +315,7 @@ def expand(loaded: LoadedRoutine) -> Timeline:
             )
         segments.append(Segment(index=index, start_s=start, **spec))
         start += spec["duration_s"]
-    busy = _too_busy(loaded, segments)
+    busy = _too_busy(document, segments)
     if busy is not None:
         raise busy
     return Timeline(
@@ -313,7 +326,7 @@ def expand(loaded: LoadedRoutine) -> Timeline:
         uses_device=_uses(routine.steps, routine.defaults, "any"),
         warnings=tuple(routine.safety.warnings),
         avoid_if=tuple(routine.safety.avoid_if),
-        content_hash=loaded.content_hash,
-        source=loaded.source,
+        content_hash=content_hash,
+        source=source,
         plan=routine.plan,
     )

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tproutine.routine import model as m
-from tproutine.routine.timeline import Timeline
+from tproutine.routine.quick import MAX_NESTING, WHAT
+from tproutine.routine.quick import read_file as read_file  # where it always was
 from tproutine.routine.uses import resolve_uses
 from tproutine.suggest import suggest
 from tproutine.yamlsafe import (
@@ -26,9 +27,6 @@ from tproutine.yamlsafe import (
     format_path,
     load_yaml,
 )
-
-MAX_NESTING = 4
-WHAT = "a routine: a mapping with format, name and steps"
 
 
 @dataclass(frozen=True)
@@ -283,39 +281,7 @@ def parse_routine(raw: bytes | str, file: str) -> LoadedRoutine:
     return LoadedRoutine(routine, doc, hashlib.sha256(data).hexdigest(), file)
 
 
-def read_file(path: str | Path, *, shown: str | None = None) -> bytes:
-    """The file's bytes, or a LoadError that says why it cannot be read."""
-    from tproutine.yamlsafe import MAX_BYTES
-
-    name = shown or str(path)
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size <= MAX_BYTES:
-            # Read at most one byte past the limit: `/dev/zero` or a growing file never hangs.
-            with p.open("rb") as f:
-                data = f.read(MAX_BYTES + 1)
-            if len(data) <= MAX_BYTES:
-                return data
-            size = len(data)
-        shown_size = f"{size:,} bytes" if size > MAX_BYTES + 1 else f"more than {MAX_BYTES:,} bytes"
-        raise LoadError([Problem(name, 1, 1, "", f"the file is {shown_size}; the limit is 1 MiB")])
-    except FileNotFoundError:
-        raise LoadError([Problem(name, 0, 0, "", "no such file")]) from None
-    except IsADirectoryError:
-        raise LoadError([Problem(name, 0, 0, "", "this is a folder, not a routine file")]) from None
-    except OSError as exc:
-        raise LoadError([Problem(name, 0, 0, "", f"cannot read it: {exc.strerror}")]) from None
-
-
 def load_routine(path: str | Path, *, shown: str | None = None) -> LoadedRoutine:
     """Read and validate a routine file."""
     name = shown or str(path)
     return parse_routine(read_file(path, shown=name), name)
-
-
-def load_timeline(path: str | Path, *, shown: str | None = None) -> Timeline:
-    """Read, validate and expand a routine file: what runners and screens use."""
-    from tproutine.routine.expand import expand
-
-    return expand(load_routine(path, shown=shown))

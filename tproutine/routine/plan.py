@@ -12,11 +12,22 @@ Pure functions: no clock is read here; callers pass the moment they mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from tproutine.routine.model import Plan
+
+class Plan(Protocol):
+    """What the plan functions read of a plan: the file's (``model.Plan``) or the one a
+    Library entry keeps (``checked.Plan``, cached without pydantic)."""
+
+    @property
+    def per_week(self) -> int: ...
+    @property
+    def weeks(self) -> int | None: ...
+    @property
+    def reminder(self) -> Sequence[str]: ...
+
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ICAL_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from tproutine.routine.model import Plan
+    from tproutine.routine.checked import Plan
 
 SegmentKind = Literal["get_ready", "hold", "stretch", "massage", "breathe", "rest", "switch"]
 Side = Literal["left", "right"]

@@ -45,7 +45,7 @@ class RoutineRef:
     def read(self) -> bytes:
         """The routine's bytes; a :class:`~tproutine.yamlsafe.LoadError` says why not."""
         if self.path is not None:
-            from tproutine.routine.loader import read_file
+            from tproutine.routine.quick import read_file
 
             return read_file(self.path, shown=self.shown)
         return read_stdin(self.shown)
@@ -106,7 +106,7 @@ def _files(folders: Sequence[tuple[Path, str]]) -> list[Candidate]:
 
 
 def _with_name(candidate: Candidate) -> Candidate:
-    from tproutine.routine.loader import read_file
+    from tproutine.routine.quick import read_file
     from tproutine.yamlsafe import LoadError, load_yaml
 
     try:

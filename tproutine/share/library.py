@@ -23,6 +23,7 @@ from tproutine import paths
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import load_routine, parse_routine, read_file
 from tproutine.safetext import file_name as safe_file_name
+from tproutine.share.names import name_key as name_key  # where it always was
 from tproutine.yamlsafe import LoadError
 
 # What the app's library lists (tproutine.tui.catalog): exactly these suffixes.
@@ -43,11 +44,6 @@ class Added:
     target: Path
     name: str
     outcome: Outcome
-
-
-def name_key(name: str) -> str:
-    """Names that a person would read as the same routine compare equal."""
-    return " ".join(name.split()).casefold()
 
 
 def library_routines(folder: Path) -> Iterator[tuple[Path, str]]:

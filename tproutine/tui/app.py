@@ -10,6 +10,7 @@ used, so the first paint stays close to a bare Textual app's.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -104,6 +105,8 @@ class AppOptions:
     voice: bool = True  # speak cues when the settings name a voice
     save_theme: bool = True  # remember the theme the person picks
     scan_timeout: float = 5.0
+    # Seconds to wait for the device before a session's clock starts (None: the settings').
+    connect_timeout: float | None = None
     # Finds devices: (adapter, timeout) -> devices. None = the controller's own scan.
     scanner: Callable[[str, float], Awaitable[list[FoundDevice]]] | None = None
 
@@ -179,6 +182,10 @@ class TProutineApp(App[int]):
         self._settings = value
 
     def on_mount(self) -> None:
+        if not gc.isenabled():
+            # The command line turned the collector off for the start-up (see
+            # commands/app.py); it is back on once the first frame is painted.
+            self.call_after_refresh(gc.enable)
         theme = self._settings.theme if self._settings is not None else early_theme()
         if theme:
             if theme in self.available_themes:
@@ -200,8 +207,8 @@ class TProutineApp(App[int]):
             # loads Bumble, which must not delay the Library.
             self.call_after_refresh(self._connect_demo)
         if self.options.start is not None:
-            timeline = self.options.start
-            self.call_after_refresh(self.begin, timeline, timeline.source)
+            # `run FILE`: the Player is the first screen painted, not the Library.
+            self.begin(self.options.start, self.options.start.source)
 
     def _remember_theme(self, theme: Any) -> None:
         name = getattr(theme, "name", str(theme))
@@ -248,6 +255,13 @@ class TProutineApp(App[int]):
     def adapter(self) -> str:
         """The Bluetooth stack: ``--adapter``, else the settings' (``system`` by default)."""
         return self.options.adapter or self.settings.adapter
+
+    @property
+    def connect_timeout(self) -> float:
+        """How long a session waits for its device before the clock starts (0: not at all)."""
+        if self.options.connect_timeout is not None:
+            return self.options.connect_timeout
+        return self.settings.connect_timeout
 
     @property
     def devices_enabled(self) -> bool:
@@ -356,8 +370,6 @@ class TProutineApp(App[int]):
         A routine from the Library is read again with the adjustment in the person's
         library (if any); ``easier`` makes it "easier today" on top.
         """
-        from tproutine.tui.screens.before_start import BeforeStartScreen, StartChoice
-
         if source is not None and timeline is not self.options.start:
             from tproutine.routine.adjust import timeline_for
             from tproutine.yamlsafe import LoadError
@@ -377,6 +389,8 @@ class TProutineApp(App[int]):
         if not safety and not ask_pain:
             self.open_player(timeline, source, pain_before=None)
             return
+
+        from tproutine.tui.screens.before_start import BeforeStartScreen, StartChoice
 
         def chosen(choice: StartChoice | None) -> None:
             if choice is None:

@@ -22,13 +22,17 @@ if TYPE_CHECKING:
 
 
 class LibraryLoaded(Message):
-    """The routine files were read (each entry may carry its own errors)."""
+    """The routine files were read (each entry may carry its own errors).
+
+    ``complete`` is false while the worker still reads files the cache did not have.
+    """
 
     bubble = False  # for the screen that started the work, not its parents
 
-    def __init__(self, entries: Sequence[RoutineEntry]) -> None:
+    def __init__(self, entries: Sequence[RoutineEntry], *, complete: bool = True) -> None:
         super().__init__()
         self.entries = list(entries)
+        self.complete = complete
 
 
 class SessionEvent(Message):

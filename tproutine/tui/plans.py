@@ -36,9 +36,9 @@ class LibraryPlans:
         return found is not None and found.due_today
 
     def is_adjusted(self, entry: RoutineEntry) -> bool:
-        from tproutine.share.library import name_key
+        from tproutine.share.names import name_key
 
-        return name_key(entry.name) in self.adjusted
+        return bool(self.adjusted) and name_key(entry.name) in self.adjusted
 
 
 class LibraryPlansRead(Message):
@@ -61,7 +61,7 @@ def read_plans(entries: Sequence[RoutineEntry], store: HistoryStore, now: dateti
 
     progress = {}
     for entry in entries:
-        plan = entry.timeline.plan if entry.timeline is not None else None
+        plan = entry.plan
         if plan is not None and not entry.errors:
             rows = store.sessions(entry.name, previews=False)
             progress[entry.path] = plan_progress(entry.name, plan, rows, now)
@@ -96,7 +96,7 @@ def preview_lines(entry: RoutineEntry, plans: LibraryPlans) -> Text:
     from tproutine.routine.plan import plan_text, reminder_text
 
     out = Text()
-    plan = entry.timeline.plan if entry.timeline is not None else None
+    plan = entry.plan
     found = plans.progress.get(entry.path)
     if plan is not None:
         out.append("\nPlan\n", style="bold")

@@ -14,17 +14,22 @@ how to answer, and it behaves the way real massagers do:
   Service and in the state notification, and a vendor battery/firmware reply
   where the profile has those queries;
 - ``auto_off``: the motor stops by itself after that many seconds without a
-  command (0 = never), and when the link is lost (``stop_on_disconnect``);
+  command (0 = never);
+- ``on_link_loss``: when its central goes away, ``"stop"`` the motor (many
+  massagers do) or ``"run"`` on as it was (others do: a real hazard when the app
+  dies, which the app's guardian exists for); logged either way;
 - the device as it really is: any of the profile's GATT layouts (``layout``),
   characteristics with the properties the real device gives them
   (``characteristics``: a read-only record, a characteristic that indicates),
   with or without the standard Battery Service (``battery_service``);
 - fault injection: ``garbage`` sends malformed notifications now and then
   (never anything the profile could decode), ``reject_writes`` refuses the next
-  N writes with an ATT error;
+  N writes with an ATT error; ``fault`` makes it refuse connections, drop the
+  link at service discovery or lack its write characteristic;
 - an optional JSON-lines log (``MassagerLog``): one line per write with
   ``mono``, ``char``, ``hex`` and the decoded ``kind``/``level``/``percent``/
-  ``running``, plus connect, disconnect and auto-off lines.
+  ``running``, plus connect, disconnect (with what the motor did then) and
+  auto-off lines.
 
 Tests read its state directly: ``running``, ``level``, ``battery``, ``writes``.
 """
@@ -39,7 +44,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from tproutine.devices.codec import (
     Command,
@@ -53,6 +58,7 @@ from tproutine.devices.codec import (
 )
 from tproutine.devices.profile import DeviceProfile, Gatt, load_profiles
 from tproutine.devices.sim.peripheral import (
+    Fault,
     PeripheralConfig,
     SimulatedDevice,
     VirtualPeripheral,
@@ -61,6 +67,9 @@ from tproutine.devices.sim.peripheral import (
 )
 
 logger = logging.getLogger(__name__)
+
+OnLinkLoss = Literal["stop", "run"]
+ON_LINK_LOSS: tuple[OnLinkLoss, ...] = ("stop", "run")
 
 REFERENCE_PROFILE = "tproutine-virtual"
 REFERENCE_NAME = "tproutine-massager"
@@ -152,6 +161,7 @@ def peripheral_config(
     characteristics: Mapping[str, Iterable[str]] | None = None,
     battery_service: bool = True,
     advertise: bool | str = True,
+    fault: Fault | None = None,
 ) -> PeripheralConfig:
     """How a device of ``profile`` presents itself: one of its GATT layouts, its name.
 
@@ -161,6 +171,7 @@ def peripheral_config(
     names, see ``PeripheralConfig.characteristics``); ``battery_service``
     whether it has the standard Battery Service. ``advertise`` is False for a
     device that advertises only its name, or another service UUID to advertise.
+    ``fault``: a way the device misbehaves (``PeripheralConfig.fault``).
 
     The service UUID goes into the advert when it fits the 31 bytes of a legacy
     advert with the name; otherwise only the name is advertised (real devices
@@ -196,6 +207,7 @@ def peripheral_config(
         ),
         "battery_service": battery_service,
         "advertised_uuid": advertise if isinstance(advertise, str) else None,
+        "fault": fault,
     }
     if advertise is False:
         return PeripheralConfig(**common, advertise_service_uuid=False)
@@ -226,13 +238,14 @@ class VirtualMassager(SimulatedDevice):
         drain_per_hour_running: float = 12.0,
         drain_per_hour_idle: float = 1.0,
         notify_every: float = 1.0,
-        stop_on_disconnect: bool = True,
+        on_link_loss: OnLinkLoss = "stop",
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         layout: int = 0,
         characteristics: Mapping[str, Iterable[str]] | None = None,
         battery_service: bool = True,
         advertise: bool | str = True,
+        fault: Fault | None = None,
     ) -> None:
         if profile is None:
             profile = load_profiles()[REFERENCE_PROFILE]
@@ -240,6 +253,8 @@ class VirtualMassager(SimulatedDevice):
             raise ValueError("auto_off must be 0 (never) or more seconds")
         if notify_every <= 0 or garbage_every <= 0:
             raise ValueError("notify_every and garbage_every must be above 0 seconds")
+        if on_link_loss not in ON_LINK_LOSS:
+            raise ValueError(f"on_link_loss must be one of {', '.join(ON_LINK_LOSS)}")
         self.profile = profile
         self._config = peripheral_config(
             profile,
@@ -251,6 +266,7 @@ class VirtualMassager(SimulatedDevice):
             characteristics=characteristics,
             battery_service=battery_service,
             advertise=advertise,
+            fault=fault,
         )
         self.layout = layout
         self.auto_off = auto_off
@@ -258,7 +274,7 @@ class VirtualMassager(SimulatedDevice):
         self.garbage_every = garbage_every
         self.log = log
         self.notify_every = notify_every
-        self.stop_on_disconnect = stop_on_disconnect
+        self.on_link_loss = on_link_loss
         self.drain_per_hour_running = drain_per_hour_running
         self.drain_per_hour_idle = drain_per_hour_idle
         self._clock = clock
@@ -348,6 +364,9 @@ class VirtualMassager(SimulatedDevice):
         await asyncio.gather(*tasks, return_exceptions=True)
         self._peripheral = None
 
+    def on_refuse(self, peer_address: str) -> None:
+        self._log({"event": "refused", "peer": peer_address})
+
     def on_connect(self, peer_address: str) -> None:
         self.connected = True
         self.connects.append(self._clock())
@@ -357,12 +376,25 @@ class VirtualMassager(SimulatedDevice):
         self.connected = False
         self.subscribed = False
         self.disconnects.append(self._clock())
-        self._log({"event": "disconnect", "reason": reason})
-        if self.stop_on_disconnect and self.running:
-            # Many massagers stop when their app goes away; this one does too,
-            # which makes a reconnect's "restore the level" visible.
+        was = self.running
+        if self.on_link_loss == "stop" and self.running:
+            # Many massagers stop when their app goes away; this one does by
+            # default, which makes a reconnect's "restore the level" visible.
             self._set_motor(False, 0, why="link lost")
-        self._cancel_auto_off()
+        # What the motor does now goes into the log either way: a device that runs
+        # on with nobody connected is exactly what a log must be able to show.
+        self._log(
+            {
+                "event": "disconnect",
+                "reason": reason,
+                "on_link_loss": self.on_link_loss,
+                "was_running": was,
+                "running": self.running,
+                "level": self.level,
+            }
+        )
+        if not self.running:
+            self._cancel_auto_off()
 
     def on_subscribe(self, char_uuid: str, enabled: bool) -> None:
         if self._peripheral is not None and char_uuid == self._peripheral_notify_uuid():

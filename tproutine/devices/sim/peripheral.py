@@ -10,6 +10,12 @@ that advertises a name and a service UUID and exposes:
 - the Battery Service (0x180F / 0x2A19, read and notify), unless the device has none,
 - the Device Information Service (0x180A: manufacturer, model, firmware).
 
+Faults a real device can have (``PeripheralConfig.fault``): it advertises but
+refuses every connection (``refuse``: the central's connection fails to be
+established), it drops the link when the central starts service discovery
+(``drop-on-discovery``), or its vendor service has no write characteristic
+(``no-write``).
+
 It knows nothing about any protocol. What a device does with the bytes it is
 sent lives in a ``SimulatedDevice``: ``on_write`` gets every write to the
 vendor service, the other hooks tell it about connections and subscriptions,
@@ -26,7 +32,7 @@ import struct
 import uuid as uuid_module
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bumble import att, gatt, hci
 from bumble.core import UUID, AdvertisingData
@@ -49,6 +55,12 @@ route_bumble_logs()
 logger = logging.getLogger(__name__)
 
 WriteCallback = Callable[[str, bytes], None]
+
+Fault = Literal["refuse", "drop-on-discovery", "no-write"]
+FAULTS: tuple[Fault, ...] = ("refuse", "drop-on-discovery", "no-write")
+# What a central's controller reports when the peripheral never answered its
+# connection request (Vol 1, Part F, 2.62): a device that refuses.
+REFUSED = hci.HCI_ErrorCode.CONNECTION_FAILED_TO_BE_ESTABLISHED_ERROR
 
 # Legacy advertising PDUs carry at most 31 bytes of data. The virtual radio
 # does not enforce it, real ones do: a profile tested against an oversized
@@ -157,12 +169,16 @@ class PeripheralConfig:
     characteristics: tuple[tuple[str, frozenset[str]], ...] = ()
     # Whether the device has the standard Battery Service (0x180F).
     battery_service: bool = True
+    # A way the device misbehaves (see the module's docstring), or None.
+    fault: Fault | None = None
 
     def __post_init__(self) -> None:
         if not (self.write_with_response or self.write_without_response):
             raise ValueError("the write characteristic needs write and/or write-without-response")
         if not 0 <= self.battery <= 100:
             raise ValueError(f"battery {self.battery} is outside 0-100")
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"fault is one of {', '.join(FAULTS)} (got {self.fault!r})")
         if not 20.0 <= self.advertising_interval_ms <= 10240.0:
             raise ValueError("advertising_interval_ms must be within 20-10240 ms")
         uuids = [self.service_uuid, self.write_uuid]
@@ -268,6 +284,9 @@ class SimulatedDevice(abc.ABC):
     def on_connect(self, peer_address: str) -> None:  # noqa: B027 - optional hook
         """A central connected."""
 
+    def on_refuse(self, peer_address: str) -> None:  # noqa: B027 - optional hook
+        """A central tried to connect and was refused (``fault="refuse"``)."""
+
     def on_disconnect(self, reason: int) -> None:  # noqa: B027 - optional hook
         """The connection ended (HCI reason code, e.g. 0x08 link loss, 0x13 remote user)."""
 
@@ -307,8 +326,17 @@ class _PeripheralDevice(Device):
     """
 
     _NEEDS_WRITE = frozenset({att.Opcode.ATT_WRITE_REQUEST, att.Opcode.ATT_PREPARE_WRITE_REQUEST})
+    # How a central starts discovering services (Vol 3, Part G, 4.4).
+    _DISCOVERY = frozenset(
+        {att.Opcode.ATT_READ_BY_GROUP_TYPE_REQUEST, att.Opcode.ATT_FIND_BY_TYPE_VALUE_REQUEST}
+    )
+    # Set by the peripheral for ``fault="drop-on-discovery"``: called instead of answering.
+    on_discovery: Callable[[], None] | None = None
 
     def on_gatt_pdu(self, connection_handle: int, pdu: bytes) -> None:
+        if self.on_discovery is not None and pdu and pdu[0] in self._DISCOVERY:
+            self.on_discovery()
+            return
         if len(pdu) >= 3 and pdu[0] in (*self._NEEDS_WRITE, att.Opcode.ATT_WRITE_COMMAND):
             handle = int.from_bytes(pdu[1:3], "little")
             attribute = self.gatt_server.get_attribute(handle)
@@ -446,6 +474,8 @@ class VirtualPeripheral:
         host = Host(self._controller, AsyncPipeSink(self._controller))
         device = _PeripheralDevice(name=self._config.name, address=self._address, host=host)
         device.add_services(self._services())
+        if self._config.fault == "drop-on-discovery":
+            device.on_discovery = self._drop_on_discovery
         device.on(device.EVENT_CONNECTION, self._on_connection)
         device.on("characteristic_subscription", self._on_subscription)
         self._device = device
@@ -551,6 +581,11 @@ class VirtualPeripheral:
             return False
         return self._link.drop(self._controller, reason) > 0
 
+    def _drop_on_discovery(self) -> None:
+        # Later in this loop iteration, not inside Bumble's PDU handler.
+        logger.info("dropping the link at service discovery (fault injection)")
+        asyncio.get_running_loop().call_soon(self.drop_link)
+
     # -- internals -----------------------------------------------------------
 
     def _services(self) -> list[gatt.Service]:
@@ -566,7 +601,9 @@ class VirtualPeripheral:
             gatt.Characteristic.WRITEABLE,
             gatt.CharacteristicValue(write=self._make_writer(self._write_uuid)),
         )
-        vendor = [write_char]
+        # A device whose write characteristic is missing (another firmware, a
+        # look-alike): the app must say so, not write into the void.
+        vendor = [] if config.fault == "no-write" else [write_char]
         if config.notify_uuid is not None:
             self._notify_char = gatt.Characteristic(
                 bumble_uuid(config.notify_uuid),
@@ -679,6 +716,9 @@ class VirtualPeripheral:
         )
 
     def _on_connection(self, connection: Connection) -> None:
+        if self._config.fault == "refuse":
+            self._refuse(connection)
+            return
         self._connection = connection
         connection.on(
             connection.EVENT_DISCONNECTION,
@@ -689,6 +729,23 @@ class VirtualPeripheral:
         )
         for watcher in list(self._watchers):
             self._hook(watcher, True)
+
+    def _refuse(self, connection: Connection) -> None:
+        """Never answer this central: its connection fails to be established.
+
+        The link layer connects at once on the virtual radio; the peripheral then
+        goes silent, which a real central's controller reports as REFUSED after
+        six connection intervals. The device advertises again for the next try.
+        """
+        self._hook(
+            self._sim.on_refuse, connection.peer_address.to_string(with_type_qualifier=False)
+        )
+        connection.on(connection.EVENT_DISCONNECTION, lambda _reason: self._readvertise())
+        asyncio.get_running_loop().call_soon(self.drop_link, REFUSED)
+
+    def _readvertise(self) -> None:
+        if self._running:
+            self._spawn(self._advertise())
 
     def _on_disconnection(self, connection: Connection, reason: int) -> None:
         if self._connection is connection:

@@ -1,14 +1,19 @@
-"""The simulator process's side: HCI over TCP, a fresh virtual radio per client.
+"""The simulator process's side: HCI over TCP, one virtual massager, a radio per client.
 
-Each TCP client (an app using ``tcp:HOST:PORT``) gets its own controller on
-its own ``VirtualLink`` with its own peripheral from ``make_device()``. The
-client's Bumble host speaks HCI to that controller over the socket; the
-controller talks link-layer to the peripheral's.
+The simulator holds one device (``make_device()``, called once) on one
+``VirtualLink``, as a massager sits on a table. Each TCP client (an app using
+``tcp:HOST:PORT``, or its guardian) gets its own controller on that link, as
+each phone near the device has its own radio; the client's Bumble host speaks
+HCI to it over the socket. The device takes one central at a time, and
+advertises again when it leaves.
 
-Why not Bumble's stock ``tcp-server`` transport with one controller: when an
-app is killed mid-connection, that controller keeps the dead connection, so
-the massager never advertises again. Here a lost client takes its controller
-and link with it, and the next client starts clean.
+A client that goes away without a word (killed) takes its controller with it:
+its connection to the device ends as a lost link would (supervision timeout),
+and the device advertises again for the next client. What the device does with
+its motor then is its own affair (``VirtualMassager.on_link_loss``). Bumble's
+stock ``tcp-server`` transport with one controller for every client cannot do
+this: a killed client's dead connection stays, and the device never advertises
+again.
 """
 
 from __future__ import annotations
@@ -47,18 +52,13 @@ class _SocketSink:
 
 
 class SimSession(asyncio.Protocol):
-    """One TCP client: its controller, its link, its peripheral."""
+    """One TCP client: its own controller on the server's link."""
 
     def __init__(self, server: SimServer) -> None:
         self._server = server
-        self.link = VirtualLink(latency=server.latency)
         self.controller: SimController | None = None
-        self.peripheral: VirtualPeripheral | None = None
-        self.drops = 0
         self._transport: asyncio.Transport | None = None
         self._parser: PacketParser | None = None
-        self._started: asyncio.Task[None] | None = None
-        self._drop_timer: asyncio.TimerHandle | None = None
         self._teardown_task: asyncio.Task[None] | None = None
 
     @property
@@ -74,10 +74,9 @@ class SimSession(asyncio.Protocol):
         self._transport = transport
         # The controller exists before any byte is read: the client's host
         # sends HCI Reset as soon as it is connected.
-        self.controller = SimController(f"central for {self.peer}", link=self.link)
+        self.controller = SimController(f"central for {self.peer}", link=self._server.link)
         self.controller.host = _SocketSink(transport)
         self._parser = PacketParser(self.controller)
-        self._started = self._server._spawn(self._start())
         logger.info("simulator client %s connected", self.peer)
 
     def data_received(self, data: bytes) -> None:
@@ -97,39 +96,8 @@ class SimSession(asyncio.Protocol):
 
     # lifecycle --------------------------------------------------------------------
 
-    async def _start(self) -> None:
-        try:
-            peripheral = VirtualPeripheral.for_device(self._server.make_device())
-            self.peripheral = peripheral
-            if self._server.drop_every:
-                peripheral.watch_connection(self._arm_drop)
-            await peripheral.start(self.link)
-        except Exception:
-            # A client facing an empty radio would only see scans come back
-            # empty; closing its socket tells it the simulator failed.
-            logger.exception("could not start the virtual device for %s", self.peer)
-            if self._transport is not None:
-                self._transport.close()
-
-    def _arm_drop(self, connected: bool) -> None:
-        # Each connection lives drop_every seconds: a clock that ignored
-        # connections could cut one during service discovery, or never.
-        if self._drop_timer is not None:
-            self._drop_timer.cancel()
-            self._drop_timer = None
-        if connected and self._server.drop_every:
-            self._drop_timer = asyncio.get_running_loop().call_later(
-                self._server.drop_every, self._drop
-            )
-
-    def _drop(self) -> None:
-        self._drop_timer = None
-        if self.peripheral is not None and self.peripheral.drop_link():
-            self.drops += 1
-            logger.info("dropped the link of %s (fault injection)", self.peer)
-
     async def close(self) -> None:
-        """Tear down: the peripheral sees a link loss, then stops; the link goes.
+        """Tear down: the device sees this client's link go; the controller leaves.
 
         Idempotent, and safe to call while a teardown started by the socket
         closing is under way: every caller waits for the same one.
@@ -139,26 +107,14 @@ class SimSession(asyncio.Protocol):
         await asyncio.shield(self._teardown_task)
 
     async def _teardown(self) -> None:
-        task = self._started
-        if task is not None and not task.done():
-            # Let the peripheral finish starting (milliseconds): cancelling it
-            # mid HCI command would leave its Bumble host out of step.
-            await asyncio.wait([task], timeout=2.0)
-            if not task.done():
-                task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
         controller = self.controller
+        link = self._server.link
         if controller is not None:
             # Nothing more may be written to the socket of a client that left.
             controller.host = None
-            self.link.drop(controller)
-            if controller in self.link.controllers:
-                self.link.remove_controller(controller)
-        if self.peripheral is not None:
-            await self.peripheral.stop()
-        if self._drop_timer is not None:
-            self._drop_timer.cancel()
-            self._drop_timer = None
+            link.drop(controller)
+            if controller in link.controllers:
+                link.remove_controller(controller)
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
         self._server._sessions.discard(self)
@@ -172,7 +128,10 @@ class SimServer:
     ) -> None:
         self.make_device = make_device
         self.drop_every = drop_every
-        self.latency = latency
+        self.link = VirtualLink(latency=latency)
+        self.peripheral: VirtualPeripheral | None = None
+        self.drops = 0  # links dropped by fault injection
+        self._drop_timer: asyncio.TimerHandle | None = None
         self._server: asyncio.Server | None = None
         self._sessions: set[SimSession] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -183,14 +142,47 @@ class SimServer:
         """The connected clients."""
         return tuple(self._sessions)
 
-    async def _listen(self, port: int) -> None:
+    @property
+    def device(self) -> SimulatedDevice | None:
+        """The one device every client finds."""
+        return self.peripheral.device if self.peripheral is not None else None
+
+    async def _start(self, port: int) -> None:
+        # The device first: nothing may connect before it is ready.
+        peripheral = VirtualPeripheral.for_device(self.make_device())
+        if self.drop_every:
+            peripheral.watch_connection(self._arm_drop)
+        await peripheral.start(self.link)
+        self.peripheral = peripheral
+
         def factory() -> SimSession:
             session = SimSession(self)
             self._sessions.add(session)
             return session
 
-        self._server = await asyncio.get_running_loop().create_server(factory, LISTEN_HOST, port)
+        try:
+            self._server = await asyncio.get_running_loop().create_server(
+                factory, LISTEN_HOST, port
+            )
+        except BaseException:
+            await self.close()
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def _arm_drop(self, connected: bool) -> None:
+        # Each connection lives drop_every seconds: a clock that ignored
+        # connections could cut one during service discovery, or never.
+        if self._drop_timer is not None:
+            self._drop_timer.cancel()
+            self._drop_timer = None
+        if connected and self.drop_every:
+            self._drop_timer = asyncio.get_running_loop().call_later(self.drop_every, self._drop)
+
+    def _drop(self) -> None:
+        self._drop_timer = None
+        if self.peripheral is not None and self.peripheral.drop_link():
+            self.drops += 1
+            logger.info("dropped the device's link (fault injection)")
 
     async def serve_forever(self) -> None:
         """Run until cancelled (SIGINT / SIGTERM in the command), then ``close()``."""
@@ -200,7 +192,7 @@ class SimServer:
             await self.close()
 
     async def close(self) -> None:
-        """Stop listening and tear every session down."""
+        """Stop listening, tear every client down, then stop the device."""
         if self._server is not None:
             self._server.close()
             # Closing the server does not close accepted connections; sessions do.
@@ -208,6 +200,12 @@ class SimServer:
                 await session.close()
             await self._server.wait_closed()
             self._server = None
+        if self._drop_timer is not None:
+            self._drop_timer.cancel()
+            self._drop_timer = None
+        peripheral, self.peripheral = self.peripheral, None
+        if peripheral is not None:
+            await peripheral.stop()
         while self._tasks:
             tasks = list(self._tasks)
             for task in tasks:
@@ -239,15 +237,16 @@ async def serve(
     drop_every: float | None = None,
     latency: float = 0.0,
 ) -> SimServer:
-    """Listen on 127.0.0.1:``port`` (0: any free port) and return the running server.
+    """Start the device and listen on 127.0.0.1:``port`` (0: any free port).
 
-    Every client gets a fresh controller, link and ``make_device()``.
-    ``drop_every`` (seconds) drops each connection that long after it was
-    made, as a radio losing the device would. Prints nothing: the caller announces
-    readiness once this returns, then awaits ``serve_forever()``.
+    ``make_device()`` is called once: every client finds that one device, each
+    through a controller of its own. ``drop_every`` (seconds) drops each
+    connection that long after it was made, as a radio losing the device would.
+    Prints nothing: the caller announces readiness once this returns, then
+    awaits ``serve_forever()``.
     """
     if drop_every is not None and drop_every <= 0:
         raise ValueError("drop_every must be above 0 seconds")
     server = SimServer(make_device, drop_every=drop_every, latency=latency)
-    await server._listen(port)
+    await server._start(port)
     return server

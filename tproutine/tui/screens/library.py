@@ -1,13 +1,18 @@
 """The Library: every routine, a search box and a preview of the highlighted one.
 
-The screen paints at once with an empty list and fills it when the worker that
-reads the routine files reports back (``LibraryLoaded``): reading and checking
-the files never holds up the first paint.
+What a person waits for is this list. Before the first paint the screen takes
+the summaries the cache has for unchanged files (``catalog.LibraryScan``, within
+a time budget), so the list is usually in the first frame; a worker thread then
+reads the files the cache did not have and reports them as they arrive
+(``LibraryLoaded``). Rows lay themselves out when drawn (:class:`Row`), so only
+the rows on screen cost anything. Starting a routine reads and checks its file
+again: the list may be older than the file.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -15,31 +20,29 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tproutine.routine.durations import format_clock as clock_text
 from tproutine.safetext import one_line
 from tproutine.tui.columns import DEVICE_MARK, fit
 from tproutine.tui.messages import LibraryLoaded
 
 if TYPE_CHECKING:
+    from textual.css.styles import RulesMap
+
     from tproutine.history.store import HistoryStore
     from tproutine.tui.app import TProutineApp
-    from tproutine.tui.catalog import RoutineEntry
+    from tproutine.tui.catalog import LibraryScan, RoutineEntry
 
-
-def clock_text(seconds: float) -> str:
-    """``MM:SS`` (``H:MM:SS`` past an hour), rounded to the second.
-
-    The same as ``routine.durations.format_clock``, which the first screen cannot
-    import: the ``tproutine.routine`` package loads pydantic, which waits until the
-    routine files are read, after the first paint.
-    """
-    total = max(0, int(seconds + 0.5))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+# How long the Library may take the cached summaries before its first paint; a
+# slow disk leaves the rest to the worker.
+FIRST_PAINT_BUDGET_S = 0.15
 
 
 def match_score(entry: RoutineEntry, words: list[str]) -> int:
@@ -61,7 +64,7 @@ def match_score(entry: RoutineEntry, words: list[str]) -> int:
 
 def uses_device(entry: RoutineEntry) -> bool:
     """Whether the routine drives a massage device in any step."""
-    return entry.timeline is not None and entry.timeline.uses_device
+    return entry.uses_device and not entry.errors
 
 
 def preview_text(entry: RoutineEntry) -> Text:
@@ -114,6 +117,49 @@ class RoutineList(OptionList):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "Start", show=True)]
 
 
+class Row(Visual):
+    """One row of the list (or its header), laid out for the width it is drawn at.
+
+    The list's width is known only once the screen is laid out; a row that lays
+    itself out when it is drawn can be in the first frame. And only the rows on
+    screen are laid out at all, which keeps a list of 1,000 routines cheap.
+    ``wants`` are the widths the library's longest name, tags and author ask for
+    (measured over every routine, so that the columns stay put while a search
+    narrows the list); ``width_of`` gives the width to lay out for (the header
+    takes the list's). ``cells`` is None for the header.
+    """
+
+    def __init__(
+        self,
+        cells: tuple[str, str, str, str, str] | None,
+        wants: tuple[int, int, int],
+        width_of: Callable[[int], int] = lambda width: width,
+    ) -> None:
+        self.cells = cells
+        self.wants = wants
+        self.width_of = width_of
+        self.drawn_at = 80  # the width it was last drawn at: what str() shows
+
+    def text(self, width: int) -> str:
+        columns = fit(max(self.width_of(width) - 1, 30), *self.wants)
+        return columns.header() if self.cells is None else columns.row(*self.cells)
+
+    def __str__(self) -> str:
+        return self.text(self.drawn_at)
+
+    def render_strips(
+        self, width: int, height: int | None, style: Style, options: RenderOptions
+    ) -> list[Strip]:
+        self.drawn_at = width
+        return Content(self.text(width)).render_strips(width, height, style, options)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return container_width
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return 1
+
+
 class LibraryScreen(Screen[None]):
     """The home screen."""
 
@@ -131,6 +177,14 @@ class LibraryScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._shown: list[RoutineEntry] = []
+        self._loading = False  # the library is being read (or was)
+        self._built = False  # composed (not yet under `run FILE`'s Player)
+        self._wanted = False  # shown: compose it whatever the options say
+        self._reading = False  # the worker still reads files that were not in the cache
+        # What the list shows: every entry read so far. The app's `entries` is set
+        # once the whole library is read.
+        self._entries: list[RoutineEntry] = []
+        self._top: RoutineEntry | None = None  # the first row as last filled
         from tproutine.tui.plans import LibraryPlans
 
         self._plans = LibraryPlans()  # filled by a worker once the routines are listed
@@ -143,6 +197,12 @@ class LibraryScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
+        if self.tapp.options.start is not None and not self._wanted:
+            # `run FILE`: the Player opens over the Library at once. The Library is
+            # built when it is first shown, so that the Player's first frame does
+            # not wait for a screen under it.
+            return
+        self._built = True
         with Horizontal(id="library-top"):
             yield Label("tproutine · Library", id="library-title")
             yield Input(placeholder="/ to search by name, tag, area or author", id="search")
@@ -157,37 +217,72 @@ class LibraryScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        entries = self.tapp.entries
-        if entries is not None:
-            self._fill(entries)
+        if not self._built:
+            return
+        if self.tapp.entries is not None:
+            self._show(self.tapp.entries, complete=True)
+        elif self.is_active:
+            self._load()
+
+    async def on_screen_resume(self) -> None:
+        if not self.is_active:
+            return
+        if not self._built:
+            self._wanted = True
+            await self.recompose()
+        if self.tapp.entries is None:
+            self._load()
         else:
-            # After the first paint, so reading files never delays it.
-            self.call_after_refresh(self._load)
+            # Back from a session: the week's progress may have changed.
+            self._start_plans(self.tapp.entries)
 
     def _load(self) -> None:
+        from tproutine.tui.catalog import LibraryScan
+        from tproutine.tui.library_cache import LibraryCache
+
+        if self._loading:
+            return
+        self._loading = True
         app = self.tapp
-        self._read_library(app.library_folders(), app.options.files)
+        scan = LibraryScan(app.library_folders(), app.options.files, LibraryCache.open())
+        # What the cache has, at once: then the list is in the first frames. With a
+        # deadline, so that a slow disk does not hold up the first paint for long.
+        scan.take_cached(deadline=time.monotonic() + FIRST_PAINT_BUDGET_S)
+        self._show(scan.ordered(), complete=scan.done)
+        if scan.done and not (scan.cache is not None and scan.cache.dirty):
+            return  # the usual start: everything was in the cache, nothing to write
+        self._read_rest(scan)
 
     @work(thread=True, exclusive=True, group="library")
-    def _read_library(self, folders: tuple[tuple[Path, str], ...], files: tuple[Path, ...]) -> None:
-        from tproutine.tui.catalog import scan_library
+    def _read_rest(self, scan: LibraryScan) -> None:
+        """The files the cache did not have, read off the UI, and the cache saved."""
+        from textual.worker import get_current_worker
 
-        self.post_message(LibraryLoaded(scan_library(folders, files)))
+        def progress(so_far: list[RoutineEntry]) -> None:
+            self.post_message(LibraryLoaded(so_far, complete=False))
+
+        worker = get_current_worker()
+        missing = not scan.done
+        entries = scan.read_rest(progress=progress, cancelled=lambda: worker.is_cancelled)
+        if missing:
+            self.post_message(LibraryLoaded(entries))
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
-        self.tapp.entries = message.entries
-        self._fill(message.entries)
-        self._start_plans(message.entries)
+        self._show(message.entries, complete=message.complete)
+
+    def _show(self, entries: list[RoutineEntry], *, complete: bool) -> None:
+        self._entries = entries
+        self._reading = not complete
+        if complete:
+            self.tapp.entries = entries
+        self._fill(entries)
+        if complete:
+            self._start_plans(entries)
 
     # ------------------------------------------------------------------ plans
 
-    def on_screen_resume(self) -> None:
-        # Back from a session: the week's progress may have changed.
-        if self.tapp.entries is not None:
-            self._start_plans(self.tapp.entries)
-
     def _start_plans(self, entries: list[RoutineEntry]) -> None:
-        if not any(e.timeline is not None and e.timeline.plan for e in entries):
+        if not any(e.plan for e in entries):
             return  # no planned routine: nothing to read, the history stays closed
         # Opened here, on the app's thread (it may notify); read in the worker.
         self._read_plans(entries, self.tapp.history_store())
@@ -202,72 +297,74 @@ class LibraryScreen(Screen[None]):
 
     def on_library_plans_read(self, message: Any) -> None:
         self._plans = message.plans
-        if self.tapp.entries is not None:
-            self._fill(self.tapp.entries)
+        self._fill(self._entries)
 
     # ------------------------------------------------------------------ the list
 
     def _fill(self, entries: list[RoutineEntry]) -> None:
+        from tproutine.tui.plans import badge, ordered
+
         query = self.query_one("#search", Input).value
         routines = self.query_one("#routines", RoutineList)
         highlighted = self._highlighted()
-        from tproutine.tui.plans import badge, ordered
-
         self._shown = ordered([e for e in entries if e.matches(query)], self._plans)
         if query.strip():
             # While searching, the best match first (a stable sort keeps the order of ties).
             words = query.casefold().split()
             self._shown.sort(key=lambda e: -match_score(e, words))
-        # Measured over every entry, so the columns stay put while a search narrows the list.
-        columns = fit(
-            max(routines.scrollable_content_region.width - 1, 30),
-            max(
-                (
-                    len(e.name) + len(f" · {b}" if (b := badge(e, self._plans)) else "")
-                    for e in entries
-                ),
-                default=10,
-            ),
+        names: dict[int, str] = {}
+        for entry in entries:
+            mark = badge(entry, self._plans)
+            shown = one_line(entry.name)  # a broken file's name is its file name
+            names[id(entry)] = f"{shown} · {mark}" if mark else shown
+        wants = (
+            max((len(n) for n in names.values()), default=10),
             max((len(", ".join(e.tags)) for e in entries), default=0),
             max((len(e.author) for e in entries), default=0),
         )
-        self.query_one("#routines-header", Label).update(columns.header())
+        # The header's columns are laid out for the list's width, to stand over them.
+        header = self.query_one("#routines-header", Label)
+        header.update(Row(None, wants, lambda _: self._list_width()))
         options = []
         for i, entry in enumerate(self._shown):
             if entry.errors:
                 time, tags, author = "–", "cannot be run", ""
             else:
                 time, tags, author = clock_text(entry.total_s), ", ".join(entry.tags), entry.author
-            mark = badge(entry, self._plans)
-            shown = one_line(entry.name)  # a broken file's name is its file name
-            name = f"{shown} · {mark}" if mark else shown
             device = DEVICE_MARK if uses_device(entry) else ""
-            row = columns.row(device, name, time, tags, author)
-            options.append(Option(Text(row), id=str(i)))
+            cells = (device, names[id(entry)], time, tags, author)
+            options.append(Option(Row(cells, wants), id=str(i)))
         routines.clear_options()
         routines.add_options(options)
         status = self.query_one("#library-status", Label)
-        if not entries:
+        if not entries and self._reading:
+            status.update("Reading the routines…")
+        elif not entries:
             status.update("No routines found. Add your own with `tproutine add FILE`.")
         elif not self._shown:
-            status.update(f"Nothing matches “{query}”.")
+            status.update(f"Nothing matches “{one_line(query)}”.")
         else:
             count = len(self._shown)
             some = any(map(uses_device, entries))
             legend = f" · {DEVICE_MARK} uses a massage device" if some else ""
             status.update(
                 f"{count} routine{'s' if count != 1 else ''}"
-                + (f" matching “{query}”" if query else "")
+                + (f" matching “{one_line(query)}”" if query else "")
+                + (", reading the others…" if self._reading else "")
                 + legend
             )
         if self._shown:
-            if highlighted in self._shown:
+            # The routine the person moved to stays highlighted; left where it started,
+            # the highlight stays on the first choice as routines arrive.
+            moved = highlighted is not None and highlighted is not self._top
+            if moved and highlighted in self._shown:
                 keep = self._shown.index(highlighted)
-            elif highlighted is None:
-                keep = self._first_choice()
+            elif query.strip():
+                keep = 0  # the best match
             else:
-                keep = 0
+                keep = self._first_choice()
             routines.highlighted = keep
+        self._top = self._shown[routines.highlighted or 0] if self._shown else None
         self._preview()
 
     def _first_choice(self) -> int:
@@ -279,9 +376,11 @@ class LibraryScreen(Screen[None]):
                     return i
         return 0
 
-    def on_resize(self) -> None:
-        if self.tapp.entries is not None:
-            self.call_after_refresh(self._fill, self.tapp.entries)
+    def _list_width(self) -> int:
+        routines = self.query_one("#routines", RoutineList)
+        # What a row is drawn at: the list's content, less the option's padding.
+        padding = routines.get_component_styles("option-list--option").padding
+        return routines.scrollable_content_region.width - padding.width
 
     def _highlighted(self) -> RoutineEntry | None:
         index = self.query_one("#routines", RoutineList).highlighted
@@ -313,9 +412,7 @@ class LibraryScreen(Screen[None]):
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
-        if self.tapp.entries is not None:
-            self._fill(self.tapp.entries)
-            self._best_match()
+        self._fill(self._entries)
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -372,24 +469,41 @@ class LibraryScreen(Screen[None]):
         self.query_one("#search", Input).focus()
 
     def action_start(self) -> None:
-        entry = self._highlighted()
-        if entry is None:
-            return
-        if not entry.ok or entry.timeline is None:
-            self.notify(
-                f"{entry.path.name} cannot be run: {entry.errors[0] if entry.errors else ''}",
-                severity="error",
-            )
-            return
-        self.tapp.begin(entry.timeline, str(entry.path))
+        self._start()
 
     def action_start_easier(self) -> None:
         """Start the highlighted routine "easier today" (time ×0.75, pressure −1, device −10)."""
+        self._start(easier=True)
+
+    def _start(self, *, easier: bool = False) -> None:
+        from tproutine.tui.catalog import read_entry
+
         entry = self._highlighted()
-        if entry is not None and entry.ok and entry.timeline is not None:
-            self.tapp.begin(entry.timeline, str(entry.path), easier=True)
-        else:
-            self.action_start()  # says why it cannot run
+        if entry is None:
+            return
+        # The list may come from the cache, and the file may have changed since it
+        # was listed: what runs is the file as it is now, checked again.
+        fresh, timeline = read_entry(entry.path, entry.origin)
+        if fresh != entry or fresh.details != entry.details:
+            self._replace(entry, fresh)
+        if timeline is None:
+            self.notify(
+                f"{one_line(fresh.path.name)} cannot be run: "
+                f"{one_line(fresh.errors[0]) if fresh.errors else ''}",
+                severity="error",
+            )
+            return
+        self.tapp.begin(timeline, str(fresh.path), easier=easier)
+
+    def _replace(self, old: RoutineEntry, new: RoutineEntry) -> None:
+        """Show what a file says now in place of what the list said."""
+        from tproutine.tui.catalog import ordered
+
+        if old in self._entries:
+            entries = ordered([new if e is old else e for e in self._entries])
+            self._show(entries, complete=not self._reading)
+        if new in self._shown:
+            self.query_one("#routines", RoutineList).highlighted = self._shown.index(new)
 
     async def action_quit(self) -> None:
         await self.tapp.action_stop_and_quit()

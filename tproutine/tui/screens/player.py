@@ -9,6 +9,7 @@ commands to the session (pause, next, back, intensity, stop the motor, end).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
@@ -140,6 +141,7 @@ class PlayerScreen(Screen[None]):
         Binding("plus", "intensity(1)", "+10%", key_display="+"),
         Binding("equals_sign", "intensity(1)", "+10%", show=False),
         Binding("minus", "intensity(-1)", "-10%", key_display="-"),
+        Binding("enter", "start_now", "Start without the device"),
     ]
 
     def __init__(self, runtime: Runtime) -> None:
@@ -155,6 +157,10 @@ class PlayerScreen(Screen[None]):
         self._texts: dict[str, str] = {}  # what each label shows now
         self._static_key: tuple[Any, ...] | None = None  # what the texts were made from
         self._total_text = countdown_text(runtime.session.timeline.total_s)
+        # While the device is being connected before the start: what is being done,
+        # and the person's choice if they stop waiting (True: start without it).
+        self._connecting: str | None = None
+        self._stop_waiting: asyncio.Future[bool] | None = None
 
     @property
     def tapp(self) -> TProutineApp:
@@ -179,6 +185,7 @@ class PlayerScreen(Screen[None]):
                     yield Label("", id="seg-details", markup=False)
                     yield Static("", id="instructions", markup=False)
             yield Label("", id="halt-banner", markup=False)
+            yield Label("", id="connect-line", classes="-hidden", markup=False)
             yield Label("", id="cue-line", markup=False)
             yield Meter(title="This step", title_width=TITLE_WIDTH, fine=False, id="segment-meter")
             yield Meter(title="Routine", title_width=TITLE_WIDTH, fine=False, id="routine-meter")
@@ -222,6 +229,11 @@ class PlayerScreen(Screen[None]):
     @work(exclusive=True, group="session", exit_on_error=False)
     async def _run(self) -> None:
         try:
+            if not await self._connect_first():
+                self.session.stop()  # never started: nothing is recorded
+                if self.app.screen is self:
+                    self.app.pop_screen()
+                return
             await self.runtime.run()
         except Exception as exc:
             # A bug must not leave the motor running: stop, close, say what happened.
@@ -229,6 +241,53 @@ class PlayerScreen(Screen[None]):
             self.tapp.report(f"the session stopped because of an error: {exc}")
         finally:
             await self.runtime.aclose()
+
+    async def _connect_first(self) -> bool:
+        """Get the device ready before the clock starts; whether to start the session.
+
+        While it connects the Player says so (enter starts without it, q ends); if it
+        is not ready in time the person chooses: without it, try again, or back.
+        """
+        from tproutine.tui.screens.device_choice import DeviceChoiceScreen
+
+        bound = self.tapp.connect_timeout
+        text = self.runtime.connecting_text(bound)
+        if text is None:
+            return True
+        loop = asyncio.get_running_loop()
+        while True:
+            waiting: asyncio.Future[bool] = loop.create_future()
+            self._stop_waiting = waiting
+            self._show_connecting(text)
+            attempt = asyncio.ensure_future(self.runtime.connect_device(bound))
+            try:
+                either: set[asyncio.Future[Any]] = {attempt, waiting}
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._stop_waiting = None
+                self._show_connecting(None)
+                if not attempt.done():
+                    attempt.cancel()
+                    await asyncio.gather(attempt, return_exceptions=True)
+            if waiting.done():
+                return waiting.result()
+            reason = attempt.result()
+            if reason is None:
+                return True
+            choice = await self.app.push_screen_wait(DeviceChoiceScreen(reason))
+            if choice != "retry":
+                return choice == "timer"
+
+    def _show_connecting(self, text: str | None) -> None:
+        from tproutine.safetext import one_line
+
+        self._connecting = text
+        line = self.query_one("#connect-line", Label)
+        if text is not None:
+            line.update(f"{one_line(text)}  enter: start without it · q: end")
+        line.set_class(text is None, "-hidden")
+        self.refresh_bindings()
+        self.refresh_view()
 
     # ------------------------------------------------------------------ events
 
@@ -250,6 +309,12 @@ class PlayerScreen(Screen[None]):
                 f"(asked {event.get('asked', 0):g}%): {event.get('why', 'the cap')}.",
                 timeout=4,
             )
+        elif name == "device" and event.get("warning"):
+            from tproutine.safetext import one_line
+
+            # The device may run on out of the app's reach: said at once, and kept
+            # on screen long enough to be read.
+            self.notify(one_line(str(event["warning"])), severity="error", timeout=30)
         elif name == "session_end":
             self._ended = True
         self.refresh_view()
@@ -294,7 +359,7 @@ class PlayerScreen(Screen[None]):
         # A ramp changes the device percent within a segment: whole percents are shown.
         percent = s.planned_percent()
         shown = None if percent is None else round(percent)
-        key = (s.index, state, s.scale, s.device_halted, self._cue, shown)
+        key = (s.index, state, s.scale, s.device_halted, self._cue, shown, self._connecting)
         if key != self._static_key:
             self._static_key = key
             self._refresh_static()
@@ -336,7 +401,9 @@ class PlayerScreen(Screen[None]):
         s = self.session
         seg = s.current
         state = s.state
-        if state == "paused":
+        if self._connecting is not None:
+            run_text = "Connecting the device…"
+        elif state == "paused":
             run_text = "‖ Paused · space resumes"
         elif state == "running":
             run_text = "▶ Running"
@@ -411,6 +478,8 @@ class PlayerScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         s = self.session
+        if action == "start_now":
+            return self._stop_waiting is not None
         if action == "pause":
             return s.state != "paused"
         if action == "resume":
@@ -489,10 +558,19 @@ class PlayerScreen(Screen[None]):
         )
         self.refresh_view()
 
+    def action_start_now(self) -> None:
+        """Stop waiting for the device and start the routine without it."""
+        if self._stop_waiting is not None and not self._stop_waiting.done():
+            self._stop_waiting.set_result(True)
+
     def action_end(self) -> None:
         def answered(end: bool | None) -> None:
-            if end:
-                self.session.stop()
+            if not end:
+                return
+            if self._stop_waiting is not None and not self._stop_waiting.done():
+                self._stop_waiting.set_result(False)  # never started: back to the library
+                return
+            self.session.stop()
 
         self.ask(ConfirmEndScreen(), answered)
 

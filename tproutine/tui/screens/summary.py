@@ -13,8 +13,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
+from tproutine.routine.durations import format_clock as clock_text
 from tproutine.tui.screens.before_start import pain_text as _pain_prompt
-from tproutine.tui.screens.library import clock_text
 
 if TYPE_CHECKING:
     from tproutine.runtime import Runtime
