@@ -13,6 +13,7 @@ import pty
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,6 @@ import pytest
 
 from tests.bluez.vmkit import (
     OnAir,
-    device_connected,
     disconnected,
     finish,
     motor_on,
@@ -218,28 +218,28 @@ def test_an_exception_in_the_app(air: OnAir, routine: Path, tmp_path: Path, mode
     assert_log_stopped_before_disconnect(air.wait_for(disconnected, "the disconnect"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no guardian yet (issue 10, item 4): after kill -9 bluetoothd keeps the link "
-    "and the motor runs on",
-)
-def test_sigkill(air: OnAir, routine: Path, tmp_path: Path) -> None:
-    """kill -9: nothing in the app runs, so only a guardian outside it can stop the motor.
+def test_sigkill_the_guardian_stops_the_motor(air: OnAir, routine: Path, tmp_path: Path) -> None:
+    """kill -9: nothing in the app runs; its guardian process writes the stop.
 
-    What BlueZ does without one: the link belongs to bluetoothd, so it stays up
-    after the process is gone, the device hears nothing (no write, no
-    disconnect) and runs on. The first assertion records that; the second is
-    the guarantee the guardian must give (a stop within 2 s).
+    Without a guardian (before issue 10's item 4) this is what happened on
+    BlueZ: the link belongs to bluetoothd, so it stayed up after the process
+    was gone, the device heard nothing and ran on. The guardian writes on that
+    same link. The target is a stop within 2 s (measured by the benchmarks on
+    the host); here, under emulation, the time is printed and bounded loosely.
     """
     process = tproutine(run_args(routine, air), tmp_path)
     air.wait_for(motor_on, "the motor running")
     since = air.mark()
     process.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
     finish(process)
-    assert device_connected(air.address), "bluetoothd dropped the link of a killed program"
-    air.wait_for(
-        lambda r: any(w["kind"] == "stop" for w in motor_writes(r)) or disconnected(r),
-        "a stop or a disconnect within 2 s of kill -9",
+    records = air.wait_for(
+        lambda r: any(w["kind"] == "stop" for w in motor_writes(r)),
+        "the guardian's stop after kill -9",
         since,
-        timeout=2.0 + 3.0,  # 2 s, and slack for reading the log under emulation
     )
+    stop = next(w for w in motor_writes(records) if w["kind"] == "stop")
+    # The massager's log and this process share the clock (the radio runs here).
+    print(f"kill -9 to the stop at the device: {stop['mono'] - killed:.2f} s", flush=True)
+    assert not motor_on(records[records.index(stop) :]), records
+    assert not air.massager.running
