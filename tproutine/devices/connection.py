@@ -282,14 +282,14 @@ class Connection(ControllerBase):
             ) from None
         except Exception as exc:
             raise DeviceError(_scan_failure(exc, backends)) from None
-        if _on_bluez(backends):
-            # A device BlueZ still holds connected (its last app was killed) does
-            # not advertise: offer it as if it had.
-            from tproutine.devices import bluez
-
-            for held in await bluez.connected_devices():
-                seen(*held)
         try:
+            if _on_bluez(backends):
+                # A device BlueZ still holds connected (its last app was killed)
+                # does not advertise: offer it as if it had.
+                from tproutine.devices import bluez
+
+                for held in await bluez.connected_devices():
+                    seen(*held)
             device, adv, fit = await asyncio.wait_for(found, timeout)
         except TimeoutError:
             what = (
