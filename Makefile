@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest fuzz bench clean
+.PHONY: install demo test test-bluez lint typecheck pytest fuzz bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,13 @@ pytest: install
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# The device path on Linux's own Bluetooth stack (BlueZ), in a small VM built from
+# Debian packages and cached under ~/.cache/tproutine/bluez-vm (tools/bluez-vm/run.py;
+# needs root and qemu-system-x86; ARGS go to pytest in the VM, e.g. ARGS=tests/bluez/test_link.py,
+# VMARGS to run.py, e.g. VMARGS="--accel kvm").
+test-bluez:
+	python3 tools/bluez-vm/run.py $(VMARGS) -- $(ARGS)
 
 # The property tests with fresh examples (make test draws the same ones every run).
 fuzz: install

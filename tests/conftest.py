@@ -20,3 +20,8 @@ _CALM = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True, **_CALM)
 settings.register_profile("explore", max_examples=2_000, print_blob=True, **_CALM)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+# The BlueZ tests run inside the test VM only (`make test-bluez`, which sets
+# TPROUTINE_BLUEZ_VM): `make test` does not even collect them.
+if os.environ.get("TPROUTINE_BLUEZ_VM") != "1":
+    collect_ignore = ["bluez"]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import sys
 from typing import TYPE_CHECKING
 
 from bleak import BleakClient, BleakScanner
@@ -49,9 +50,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long the stack may take to start a scan.
+SCAN_START_TIMEOUT = 10.0
+
 
 def _can_notify(char: BleakGATTCharacteristic) -> bool:
     return bool({"notify", "indicate"} & set(char.properties))
+
+
+def _on_bluez(backends: Backends) -> bool:
+    """Whether bleak talks to BlueZ here (the system adapter on Linux)."""
+    return backends.spec.kind == "system" and backends.client is None and sys.platform == "linux"
 
 
 def _scan_failure(exc: BaseException, backends: Backends) -> str:
@@ -264,10 +273,23 @@ class Connection(ControllerBase):
 
         scanner = BleakScanner(seen, backend=backends.scanner)
         try:
-            await scanner.start()
+            # Bounded: a stack that never answers (BlueZ's StartDiscovery has been
+            # seen waiting on the kernel for good) must not hold up the session.
+            await asyncio.wait_for(scanner.start(), SCAN_START_TIMEOUT)
+        except TimeoutError:
+            raise DeviceError(
+                f"{backends.description} did not start scanning within {SCAN_START_TIMEOUT:g} s"
+            ) from None
         except Exception as exc:
             raise DeviceError(_scan_failure(exc, backends)) from None
         try:
+            if _on_bluez(backends):
+                # A device BlueZ still holds connected (its last app was killed)
+                # does not advertise: offer it as if it had.
+                from tproutine.devices import bluez
+
+                for held in await bluez.connected_devices():
+                    seen(*held)
             device, adv, fit = await asyncio.wait_for(found, timeout)
         except TimeoutError:
             what = (
@@ -309,7 +331,12 @@ class Connection(ControllerBase):
             backend=backends.client,
         )
         try:
-            await client.connect()
+            if _on_bluez(backends):
+                from tproutine.devices import bluez
+
+                await bluez.connect(client, self.connect_timeout)
+            else:
+                await client.connect()
         except TimeoutError:
             raise LinkFailed(
                 f"{found.name or found.address} did not answer within {self.connect_timeout:g} s"

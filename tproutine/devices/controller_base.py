@@ -60,7 +60,11 @@ CONNECT_TIMEOUT = 10.0
 WRITE_TIMEOUT = 2.0
 # The stop at close is awaited this long at most: the person is waiting to leave.
 STOP_TIMEOUT = 1.0
-DISCONNECT_TIMEOUT = 2.0
+# bluetoothd waits 2 s (its DISCONNECT_TIMER) before it drops a link it was
+# asked to end. In the BlueZ VM (tests/bluez), an app that stopped waiting at
+# 2 s and exited left the link up for good: the device, still connected, never
+# advertised again and the next session could not find it. Wait well past it.
+DISCONNECT_TIMEOUT = 6.0
 # Closing while the link is lost and the motor may still run (devices that do not
 # stop by themselves): one last, bounded try to reach it and send the stop.
 FINAL_RECONNECT_TIMEOUT = 3.0

@@ -105,16 +105,26 @@ class VirtualLink(LocalLink):
         transport: PhysicalTransport,
         data: bytes,
     ) -> None:
-        if self.latency <= 0 or transport != PhysicalTransport.LE:
+        if transport != PhysicalTransport.LE:
             super().send_acl_data(sender_controller, destination_address, transport, data)
             return
         destination = self.find_le_controller(destination_address)
         if destination is None:
             return
-        source_address = sender_controller.random_address
-        asyncio.get_running_loop().call_later(
-            self.latency, destination.on_link_acl_data, source_address, transport, data
+        # The stock link stamps LE data with the sender's random address. A
+        # central that scanned with a throw-away random address and connected
+        # with its public one (Linux does) would then have every packet dropped
+        # by the peer, which knows the connection by the public address: take
+        # the address the sender's connection to this peer actually uses.
+        connection = sender_controller.le_connections.get(destination_address)
+        source = (
+            connection.self_address if connection is not None else sender_controller.random_address
         )
+        loop = asyncio.get_running_loop()
+        if self.latency > 0:
+            loop.call_later(self.latency, destination.on_link_acl_data, source, transport, data)
+        else:
+            loop.call_soon(destination.on_link_acl_data, source, transport, data)
 
     def drop(self, controller: Controller, reason: int = LINK_LOSS) -> int:
         """Lose every LE connection of ``controller``, as a radio would.

@@ -1,0 +1,125 @@
+"""What goes wrong connecting on BlueZ, and that the app gets through it.
+
+These are the failures ``bleak-retry-connector`` exists for (Home Assistant's
+answer to BlueZ's transient errors; see docs/design.md for why the app keeps
+its own loop): a connection the controller could not establish
+(``le-connection-abort-by-local``), a second client connecting to the same
+device at the same time (``InProgress``), a connection left behind by a killed
+process (the device is connected, so it no longer advertises), and a device
+whose services changed since BlueZ last cached them.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.bluez.vmkit import (
+    OnAir,
+    Radio,
+    device_connected,
+    events,
+    finish,
+    motor_on,
+    tproutine,
+    wait_until,
+)
+
+
+def info(air: OnAir, tmp: Path) -> tuple[int, str, str]:
+    return finish(
+        tproutine(
+            ["devices", "info", "--adapter", "system", "--device", air.address, "--seconds", "1"],
+            tmp,
+        )
+    )
+
+
+def test_a_connection_the_controller_could_not_establish_is_tried_again(
+    radio: Radio, air: OnAir, tmp_path: Path
+) -> None:
+    radio.adapter.abort_connections(2)
+    code, out, err = info(air, tmp_path)
+    assert code == 0, (out, err, radio.adapter.aborted)
+    assert radio.adapter.aborted == 2
+    assert "tproutine-virtual" in out, out
+    assert len(events(air.records(), "connect")) == 1
+
+
+CONNECT = """\
+import asyncio, sys
+
+from bleak import BleakClient, BleakScanner
+
+
+async def main():
+    device = await BleakScanner.find_device_by_address(sys.argv[1], timeout=30)
+    assert device is not None, "not found"
+    client = BleakClient(device, timeout=60)
+    await client.connect()
+    print("connected", flush=True)
+    await asyncio.sleep(float(sys.argv[2]))
+
+
+asyncio.run(main())
+"""
+
+
+def other_client(air: OnAir, tmp: Path, hold: float) -> subprocess.Popen[str]:
+    """Another program on this computer connecting to the same device with bleak."""
+    script = tmp / "other.py"
+    script.write_text(CONNECT, encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, str(script), air.address, str(hold)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_another_program_connecting_at_the_same_time(
+    radio: Radio, air: OnAir, tmp_path: Path
+) -> None:
+    # The other program's connection takes 4 s to come up; the app asks BlueZ to
+    # connect meanwhile, which BlueZ refuses with InProgress.
+    radio.adapter.slow_connections(4.0)
+    try:
+        other = other_client(air, tmp_path, hold=30.0)
+        wait_until(lambda: radio.adapter.pending_le_connection is not None, "the first connect")
+        code, out, err = info(air, tmp_path)
+    finally:
+        radio.adapter.slow_connections(0.0)
+    other.kill()
+    finish(other)
+    assert code == 0, (out, err)
+    assert "tproutine-virtual" in out, out
+
+
+def test_a_connection_left_behind_by_a_killed_program(air: OnAir, tmp_path: Path) -> None:
+    # A program holding the device is killed: BlueZ keeps the link (bluetoothd
+    # owns it), so the device stays connected and stops advertising. The app
+    # must find it among the connected devices, not wait for an advert.
+    other = other_client(air, tmp_path, hold=600.0)
+    assert other.stdout is not None
+    assert other.stdout.readline().strip() == "connected"
+    other.send_signal(signal.SIGKILL)
+    other.wait()
+    assert device_connected(air.address)
+    routine = tmp_path / "r.yaml"
+    routine.write_text(
+        "format: tproutine/1\nname: Left behind\nsummary: s\nget_ready: 2s\nsteps:\n"
+        "  - massage: Calf\n    duration: 4s\n    device: {intensity: 40%}\n",
+        encoding="utf-8",
+    )
+    code, out, err = finish(
+        tproutine(
+            ["run", str(routine), "--plain", "--yes", "--adapter", "system",
+             "--device", air.address],
+            tmp_path,
+        )
+    )  # fmt: skip
+    assert code == 0, (out, err)
+    assert motor_on(air.records()), (out, err, air.records())
