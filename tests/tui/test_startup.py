@@ -132,3 +132,28 @@ async def test_a_history_opened_for_a_session_that_never_starts_is_closed(
         await wait_for(pilot, "the modal", lambda: isinstance(app.screen, BeforeStartScreen))
         await pilot.press("ctrl+q")
     assert app._store is None and app._store_opening is None
+
+
+def test_run_file_starts_with_the_collector_off_from_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, xdg: Path, collector_on: None
+) -> None:
+    # The imports and the routine read before the app are spared the collector too.
+    import tproutine.commands.app as commands_app
+    import tproutine.commands.run as commands_run
+    from tproutine.cli import main
+
+    seen: list[bool] = []
+
+    def run_tui(args: object, timeline: object) -> int:
+        seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setattr(commands_app, "run_tui", run_tui)
+    gc.enable()
+    assert main(["run", str(DATA / "desk-neck.yaml"), "--yes"]) == 0
+    assert seen == [False]
+    gc.enable()
+    # --plain has no first frame to wait for: the collector is left alone.
+    monkeypatch.setattr(commands_run, "run_plain", lambda args: seen.append(gc.isenabled()) or 0)
+    assert main(["run", str(DATA / "desk-neck.yaml"), "--plain", "--yes"]) == 0
+    assert seen == [False, True]
