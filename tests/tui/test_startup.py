@@ -152,7 +152,9 @@ def test_run_file_starts_with_the_collector_off_from_the_command_line(
     gc.enable()
     assert main(["run", str(DATA / "desk-neck.yaml"), "--yes"]) == 0
     assert seen == [False]
-    gc.enable()
+    assert gc.isenabled()  # on again when the command returns, whatever the app did
+    assert main(["run", str(DATA / "no-such-file.yaml"), "--yes"]) == 1
+    assert gc.isenabled()  # and when it fails before the app
     # --plain has no first frame to wait for: the collector is left alone.
     monkeypatch.setattr(commands_run, "run_plain", lambda args: seen.append(gc.isenabled()) or 0)
     assert main(["run", str(DATA / "desk-neck.yaml"), "--plain", "--yes"]) == 0
