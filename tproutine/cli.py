@@ -9,6 +9,7 @@ Bumble. Exit codes (the CLI contract): 0 success, 1 invalid input or failed work
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import math
 import os
@@ -441,6 +442,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             usage.error(f"unrecognized arguments: {' '.join(unknown)}")
         if args.command == "completion" and args.shell is None and not args.routines:
             args._usage.error("name a shell: bash, zsh or fish")
+    # `run FILE` in the app: the cyclic collector stays off until the Player's first
+    # frame (commands/app.py says why), from here, so that the imports and the routine
+    # read before the app are spared its passes too (10-15 ms). On in the end anyway.
+    collector_off = args.command == "run" and not args.plain and gc.isenabled()
+    if collector_off:
+        gc.disable()
     module = importlib.import_module(f"tproutine.commands.{_COMMANDS[args.command]}")
     try:
         code: int = module.main(args)
@@ -465,4 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAIL
+    finally:
+        if collector_off:
+            gc.enable()
     return code

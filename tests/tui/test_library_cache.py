@@ -314,3 +314,33 @@ async def test_a_thousand_routines_search_within_one_refresh(
         await pilot.press("down", "end")
         await pilot.pause()
         assert "Practice 0999" in screen_text(app)
+
+
+def test_a_library_listed_from_the_cache_never_imports_yaml(xdg: Path, folder: Path) -> None:
+    # What the Library does before its first paint, in a fresh process: with every
+    # summary cached, no YAML (and so no routine reader) is loaded.
+    import subprocess
+    import sys
+
+    for i in range(3):
+        (folder / f"r{i}.yaml").write_text(routine(f"Routine {i}"))
+    scan(folder)  # the cache is written
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tproutine.tui.catalog import LibraryScan\n"
+        "from tproutine.tui.library_cache import LibraryCache\n"
+        f"scan = LibraryScan(((Path({str(folder)!r}), 'yours'),), (), LibraryCache.open())\n"
+        "scan.take_cached()\n"
+        "print(scan.done, len(scan.ordered()))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'pydantic')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={**os.environ},
+    )
+    assert out.stdout.split("\n")[:2] == ["True 3", "[]"]

@@ -13,9 +13,6 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from tproutine.routine.quick import read_file
-from tproutine.yamlsafe import LoadError
-
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -97,6 +94,11 @@ def scan_ids(path: Path, key: tuple[str, int, int] | None = None) -> frozenset[s
     cached = _scans.get(path)
     if cached is not None and cached[0] == key:
         return cached[1]
+    # Imported here: the Library lists catalogues (for its cache's key) before its
+    # first paint, and the quick reader brings YAML, which only a scan needs.
+    from tproutine.routine.quick import read_file
+    from tproutine.yamlsafe import LoadError
+
     try:
         text = read_file(path).decode("utf-8", errors="replace")
     except LoadError:

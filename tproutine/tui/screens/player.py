@@ -156,6 +156,7 @@ class PlayerScreen(Screen[None]):
         self._upcoming_for: int | None = None  # the index the "then" list was made for
         self._texts: dict[str, str] = {}  # what each label shows now
         self._static_key: tuple[Any, ...] | None = None  # what the texts were made from
+        self._bindings_key: tuple[Any, ...] | None = None  # what the footer's keys follow
         self._total_text = countdown_text(runtime.session.timeline.total_s)
         # While the device is being connected before the start: what is being done,
         # and the person's choice if they stop waiting (True: start without it).
@@ -414,8 +415,13 @@ class PlayerScreen(Screen[None]):
         self._put("#run-state", run_text)
         self.set_class(state == "paused", "-paused")
         # The footer's labels follow the state ("Resume" while paused, "Motor on" while
-        # stopped by the person): check_action is asked again.
-        self.refresh_bindings()
+        # stopped by the person): check_action is asked again, only when what it reads
+        # changed. Each time, the footer rebuilds all its keys; a new step or a cue
+        # leaves them as they are.
+        bindings_key = (state, s.device_halted, self._stop_waiting is not None)
+        if bindings_key != self._bindings_key:
+            self._bindings_key = bindings_key
+            self.refresh_bindings()
 
         if seg is None:
             self._put("#kind-line", "")
