@@ -300,8 +300,13 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     try:
         out, err = process.communicate(timeout=PROCESS_TIMEOUT)
     except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
+        # Where it is stuck (the scripts register faulthandler on SIGUSR1), then end it.
+        process.send_signal(signal.SIGUSR1)
+        try:
+            out, err = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
         pytest.fail(f"the process did not end: {out} {err}")
     return process.returncode, out, err
 
@@ -330,7 +335,10 @@ def test_run_stops_the_motor_on_a_signal(
 
 
 SCRIPT = """\
-import asyncio, os, signal, sys
+import asyncio, faulthandler, os, signal, sys
+
+# If it ever hangs, the test asks for every thread's stack before it kills it.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 from tproutine.devices.controller import DeviceController
 from tproutine.routine import load_timeline
