@@ -1062,13 +1062,20 @@ def _move_aside(db: Path, kind: str) -> Path:
 
 def _open_read_only(db: Path) -> sqlite3.Connection | None:
     """Past sessions stay readable when the folder cannot be written (a read-only medium)."""
+    # immutable: no -shm/-wal is needed, which a read-only folder could not hold.
+    return _connect_to_read(db, "mode=ro&immutable=1")
+
+
+def _connect_to_read(db: Path, query: str, timeout: float = 5.0) -> sqlite3.Connection | None:
+    """A read-only connection to ``db`` (``query``: the URI's options), or None when there
+    is no database we can read there (missing, unreadable, or a schema we do not know)."""
     if not db.is_file():
         return None
     try:
-        # immutable: no -shm/-wal is needed, which a read-only folder could not hold.
         conn = sqlite3.connect(
-            f"{db.resolve().as_uri()}?mode=ro&immutable=1",
+            f"{db.resolve().as_uri()}?{query}",
             uri=True,
+            timeout=timeout,
             isolation_level=None,
             check_same_thread=False,
         )
@@ -1111,20 +1118,4 @@ def _unavailable_message(db: Path, exc: BaseException) -> str:
 
 def _open_for_reading(db: Path) -> sqlite3.Connection | None:
     """A read-only connection beside another program's write lock (WAL lets it read)."""
-    if not db.is_file():
-        return None
-    try:
-        conn = sqlite3.connect(
-            f"{db.resolve().as_uri()}?mode=ro",
-            uri=True,
-            timeout=_BUSY_TIMEOUT_S,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except (sqlite3.Error, OSError, ValueError):
-        return None
-    if not 1 <= version <= SCHEMA_VERSION:
-        conn.close()
-        return None
-    return conn
+    return _connect_to_read(db, "mode=ro", timeout=_BUSY_TIMEOUT_S)
