@@ -71,11 +71,9 @@ def export(file: str, fmt: str, output: str | None) -> int:
 
 
 def add(files: list[str], force: bool) -> int:
-    from tproutine.commands.routines import is_adjustment_file
     from tproutine.routine.catalogue import is_catalogue
-    from tproutine.routine.loader import read_file
-    from tproutine.share.catalogues import add_catalogue
-    from tproutine.share.library import AddError, add_adjustment, add_routine
+    from tproutine.routine.quick import read_file
+    from tproutine.share.library import AddError
 
     failed = False
     raws: dict[str, bytes] = {}
@@ -86,49 +84,43 @@ def add(files: list[str], force: bool) -> int:
             raws[file] = b""  # add_routine reports why it cannot be read
     # Step catalogues first: the routines given with them may use their steps.
     catalogues = [f for f in files if is_catalogue(raws[f], f)]
-    for file in catalogues:
+    for file in catalogues + [f for f in files if f not in catalogues]:
         try:
-            done = add_catalogue(file, force=force)
+            say(_add_one(file, raws[file], force, catalogue=file in catalogues))
         except LoadError as err:
             print_problems(err)
             failed = True
-            continue
         except AddError as err:
             _err(str(err))
             failed = True
-            continue
-        if done.outcome == "unchanged":
-            say(f"{file}: this step catalogue is already in your steps folder ({done.target})")
-        else:
-            say(f"{file}: {done.outcome} the step catalogue {done.name!r} ({done.target})")
-    for file in [f for f in files if f not in catalogues]:
-        try:
-            if is_adjustment_file(raws[file], file):
-                done = add_adjustment(file, force=force)
-                if done.outcome != "unchanged":
-                    say(
-                        f"{file}: {done.outcome} an adjustment of {done.name!r} in your library "
-                        f"({done.target}); it applies whenever that routine runs"
-                    )
-                else:
-                    say(f"{file}: this adjustment is already in your library ({done.target})")
-                continue
-            done = add_routine(file, force=force)
-        except LoadError as err:
-            print_problems(err)
-            failed = True
-            continue
-        except AddError as err:
-            _err(str(err))
-            failed = True
-            continue
-        if done.outcome == "added":
-            say(f"{file}: added {done.name!r} to your library ({done.target})")
-        elif done.outcome == "replaced":
-            say(f"{file}: replaced {done.target} with {done.name!r}")
-        else:
-            say(f"{file}: {done.name!r} is already in your library, unchanged ({done.target})")
     return EXIT_FAIL if failed else EXIT_OK
+
+
+def _add_one(file: str, raw: bytes, force: bool, *, catalogue: bool) -> str:
+    """Add one step catalogue, adjustment or routine; what to say about it."""
+    from tproutine.commands.routines import is_adjustment_file
+    from tproutine.share.catalogues import add_catalogue
+    from tproutine.share.library import add_adjustment, add_routine
+
+    if catalogue:
+        done = add_catalogue(file, force=force)
+        if done.outcome == "unchanged":
+            return f"{file}: this step catalogue is already in your steps folder ({done.target})"
+        return f"{file}: {done.outcome} the step catalogue {done.name!r} ({done.target})"
+    if is_adjustment_file(raw, file):
+        done = add_adjustment(file, force=force)
+        if done.outcome == "unchanged":
+            return f"{file}: this adjustment is already in your library ({done.target})"
+        return (
+            f"{file}: {done.outcome} an adjustment of {done.name!r} in your library "
+            f"({done.target}); it applies whenever that routine runs"
+        )
+    done = add_routine(file, force=force)
+    if done.outcome == "added":
+        return f"{file}: added {done.name!r} to your library ({done.target})"
+    if done.outcome == "replaced":
+        return f"{file}: replaced {done.target} with {done.name!r}"
+    return f"{file}: {done.name!r} is already in your library, unchanged ({done.target})"
 
 
 def new(name: str, output: str | None, steps: str | None = None) -> int:
