@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
-import termios
 import textwrap
 import time
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests import ptykit
 from tproutine.history.store import HistoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -487,52 +486,11 @@ def test_a_bad_settings_file_is_reported_and_the_defaults_used(tmp_path: Path) -
 # --- on a terminal -------------------------------------------------------------------------
 
 
-class Terminal:
-    """The app's end of a pseudo-terminal, read as it writes."""
+class Terminal(ptykit.Terminal):
+    """``tproutine ARGS`` on a pseudo-terminal."""
 
     def __init__(self, tmp_path: Path, *args: str) -> None:
-        self.master, self.slave = os.openpty()
-        self.proc = subprocess.Popen(
-            command(*args),
-            env=env_for(tmp_path) | {"TERM": "xterm"},
-            stdin=self.slave,
-            stdout=self.slave,
-            stderr=self.slave,
-            close_fds=True,
-        )
-        self.seen = ""
-
-    def expect(self, text: str, timeout: float = 60.0, count: int = 1) -> None:
-        deadline = time.monotonic() + timeout
-        while self.seen.count(text) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"never saw {text!r}; the screen:\n{self.seen}")
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    self.seen += os.read(self.master, 4096).decode("utf-8", "replace")
-                except OSError:
-                    raise AssertionError(f"the app left before {text!r}:\n{self.seen}") from None
-
-    def send(self, keys: str) -> None:
-        os.write(self.master, keys.encode())
-
-    def finish(self, timeout: float = 60.0) -> int:
-        code = self.proc.wait(timeout=timeout)
-        return code
-
-    def mode(self) -> tuple[bool, bool]:
-        """(canonical, echo) of the terminal now."""
-        lflag = termios.tcgetattr(self.slave)[3]
-        return bool(lflag & termios.ICANON), bool(lflag & termios.ECHO)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
-        os.close(self.slave)
+        super().__init__(command(*args), env_for(tmp_path))
 
 
 def test_on_a_terminal_confirm_rate_pain_and_drive_with_keys(tmp_path: Path) -> None:

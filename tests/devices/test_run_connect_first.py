@@ -8,17 +8,15 @@ the machine is: the numbers are ``bench/bench_devices.py``'s.
 
 from __future__ import annotations
 
-import os
-import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import ptykit
 from tproutine.history.store import HistoryStore
 
 from .simproc import TIMEOUT, env, read, run, sim_process
@@ -120,40 +118,11 @@ def test_ctrl_c_while_connecting_ends_at_once_and_records_nothing(
         assert store.sessions() == []
 
 
-class Terminal:
-    """``run`` on a pseudo-terminal, read as it writes."""
+class Terminal(ptykit.Terminal):
+    """``tproutine run ARGS`` on a pseudo-terminal."""
 
     def __init__(self, tmp: Path, *args: str) -> None:
-        self.master, slave = os.openpty()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tproutine", "run", *args],
-            env=env(tmp) | {"TERM": "xterm"},
-            stdin=slave, stdout=slave, stderr=slave, close_fds=True,
-        )  # fmt: skip
-        os.close(slave)
-        self.seen = ""
-
-    def expect(self, text: str, count: int = 1, timeout: float = TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while self.seen.count(text) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"never saw {text!r} ×{count}; the screen:\n{self.seen}")
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    self.seen += os.read(self.master, 4096).decode("utf-8", "replace")
-                except OSError:
-                    raise AssertionError(f"the app left before {text!r}:\n{self.seen}") from None
-
-    def send(self, keys: str) -> None:
-        os.write(self.master, keys.encode())
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
+        super().__init__([sys.executable, "-m", "tproutine", "run", *args], env(tmp))
 
 
 def test_on_a_terminal_the_person_chooses_try_again_then_not_to_start(
