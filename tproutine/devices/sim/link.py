@@ -18,7 +18,11 @@ from bumble.transport.common import AsyncPipeSink
 
 from tproutine.devices.sim.controller import SimController, VirtualLink
 from tproutine.devices.sim.logs import route_bumble_logs
-from tproutine.devices.sim.peripheral import SimulatedDevice, VirtualPeripheral
+from tproutine.devices.sim.peripheral import (
+    PeripheralsInRange,
+    SimulatedDevice,
+    VirtualPeripheral,
+)
 
 route_bumble_logs()
 
@@ -65,7 +69,7 @@ async def shut_down_device(device: Device) -> None:
     await device.power_off()
 
 
-class InProcessLink:
+class InProcessLink(PeripheralsInRange):
     """A link with one central and any number of peripherals, all in this process."""
 
     def __init__(self, link: VirtualLink, controller: SimController, central: Device) -> None:
@@ -73,14 +77,6 @@ class InProcessLink:
         self.central_controller = controller
         self.central = central
         self.peripherals: list[VirtualPeripheral] = []
-
-    async def add(self, peripheral: VirtualPeripheral | SimulatedDevice) -> VirtualPeripheral:
-        """Start ``peripheral`` (or a peripheral for a device) on this link."""
-        if isinstance(peripheral, SimulatedDevice):
-            peripheral = VirtualPeripheral.for_device(peripheral)
-        await peripheral.start(self.link)
-        self.peripherals.append(peripheral)
-        return peripheral
 
     async def close(self) -> None:
         """Stop the central first (its connections end cleanly), then the peripherals."""

@@ -809,3 +809,19 @@ def _as_properties(
     for name in names:
         out |= _PROPERTIES[name]
     return out
+
+
+class PeripheralsInRange:
+    """What keeps virtual peripherals in range of a radio (the in-process link, the
+    kernel's adapter on ``/dev/vhci``): starting one on its link."""
+
+    link: VirtualLink
+    peripherals: list[VirtualPeripheral]
+
+    async def add(self, peripheral: VirtualPeripheral | SimulatedDevice) -> VirtualPeripheral:
+        """Start ``peripheral`` (or a peripheral for a device) in range, on this link."""
+        if isinstance(peripheral, SimulatedDevice):
+            peripheral = VirtualPeripheral.for_device(peripheral)
+        await peripheral.start(self.link)
+        self.peripherals.append(peripheral)
+        return peripheral

@@ -23,7 +23,10 @@ from bumble.transport.vhci import open_vhci_transport
 
 from tproutine.devices.sim.controller import SimController, VirtualLink
 from tproutine.devices.sim.logs import route_bumble_logs
-from tproutine.devices.sim.peripheral import SimulatedDevice, VirtualPeripheral
+from tproutine.devices.sim.peripheral import (
+    PeripheralsInRange,
+    VirtualPeripheral,
+)
 
 route_bumble_logs()
 
@@ -35,7 +38,7 @@ VHCI_PATH = "/dev/vhci"
 ADAPTER_ADDRESS = "F2:74:70:72:6F:00"
 
 
-class VhciRadio:
+class VhciRadio(PeripheralsInRange):
     """A kernel-visible controller and the peripherals in its range.
 
     ``await VhciRadio.open()`` creates the controller (the kernel names it
@@ -72,14 +75,6 @@ class VhciRadio:
             public_address=hci.Address(address, hci.Address.PUBLIC_DEVICE_ADDRESS),
         )
         return cls(link, controller, transport)
-
-    async def add(self, peripheral: VirtualPeripheral | SimulatedDevice) -> VirtualPeripheral:
-        """Start ``peripheral`` (or a peripheral for a device) in range of the adapter."""
-        if isinstance(peripheral, SimulatedDevice):
-            peripheral = VirtualPeripheral.for_device(peripheral)
-        await peripheral.start(self.link)
-        self.peripherals.append(peripheral)
-        return peripheral
 
     async def remove(self, peripheral: VirtualPeripheral) -> None:
         """Switch ``peripheral`` off: its connection ends, it stops advertising."""
