@@ -457,3 +457,39 @@ async def test_a_link_lost_while_the_motor_runs_outside_a_session_is_reported() 
         await testing
     finally:
         await rig.close()
+
+
+async def test_a_motor_switched_on_with_the_devices_button_is_guarded_too(
+    sim_server: tuple[int, VirtualMassager, io.StringIO],
+) -> None:
+    port, massager, _text = sim_server
+    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0)
+    # A step that does not use the device: the app leaves the motor off.
+    session = Session(timeline(("hold", 600, None)), FakeClock(), countdown=0)
+    session.subscribe(ctl.on_event)
+    assert await ctl.connect_first(session, 10.0) is None
+    task = asyncio.get_running_loop().create_task(session.run())
+    guard = ctl._guardian
+    assert guard is not None and guard.pid is not None
+    pid = guard.pid
+    try:
+        await eventually(lambda: massager.connects and not massager.running, what="connected")
+        assert guard._running is False
+        # The person switches it on by hand. The app leaves it be (see
+        # test_controller), but its guardian is told at once that the motor may
+        # be running (what it acts on if the app dies: the tests above), without
+        # waiting for the app to decide the change was the person's.
+        massager.press_button(3)
+        await eventually(lambda: guard._running is True, what="the guardian told")
+        # Off by hand again, and the app sent nothing: nothing is owed.
+        massager.press_button(0)
+        await eventually(lambda: guard._running is False, what="the guardian told it is off")
+        massager.press_button(2)
+        await eventually(lambda: guard._running is True, what="on again")
+    finally:
+        session.stop()
+        await task
+        await ctl.close()
+    # Quitting stops it (the app's own stop) and the guardian leaves with the app.
+    assert not massager.running
+    await eventually(lambda: ended(pid), TIMEOUT, "the guardian to leave")

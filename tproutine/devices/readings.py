@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
 
@@ -18,9 +18,6 @@ from tproutine.devices.controller_base import (
     MANUAL_GRACE,
     ControllerBase,
 )
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +92,16 @@ class Readings(ControllerBase):
             self._device_level = level
             self._device_at = self._mono()
             self._record_level()
+            # The device's own word on its motor goes to the guardian at once: a
+            # motor switched on with the device's button while the app had it off
+            # would otherwise run on if the app died now (the app only decides
+            # after a grace whether a change was the person's). "Off" counts only
+            # when the app has nothing running either: a stale report must not
+            # cancel a level just sent.
+            if level > 0:
+                self._guard_running(True)
+            elif not self._sent_level:
+                self._guard_running(False)
         if changes:
             self._publish(**changes)
         self._publish_motor()
