@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.routine.test_loader_errors import refused_path
+from tests.safety.texts import toy_profile
 from tproutine.cli import main
 from tproutine.devices.profile import load_profile
 from tproutine.settings import SettingsError, parse_settings
@@ -160,30 +161,10 @@ def test_an_adjustment_file_is_checked_at_the_door(
     assert "\x1b" not in err and "\x07" not in err
 
 
-PROFILE = """\
-id: test-door
-name: "{name}"
-kind: vibrator
-status: tested
-source: "test"
-match:
-  names: ["TEST-*"]
-gatt:
-  service: "FFE0"
-  write: "FFE1"
-levels: [0, 20]
-commands:
-  set: ["A0", "{{level}}"]
-  stop: ["A0 00"]
-safety:
-  max_on: 600
-"""
-
-
 @pytest.mark.parametrize(("escape", "named"), ESCAPES[:4] + ESCAPES[7:8])
 def test_a_device_profile_is_checked_at_the_door(tmp_path: Path, escape: str, named: str) -> None:
     path = tmp_path / "p.yaml"
-    path.write_text(PROFILE.format(name=f"Toy {escape}"), encoding="utf-8")
+    path.write_text(toy_profile("test-door", f"Toy {escape}"), encoding="utf-8")
     with pytest.raises(LoadError) as exc:
         load_profile(path)
     lines = [str(p) for p in exc.value.problems]

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.safety.texts import toy_profile
+
 # What must never be printed raw: C0 controls but tab and line feed, DEL, C1, and the
 # bidi embeddings, overrides and isolates (written out here, independent of the app).
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -65,24 +67,7 @@ steps:
         say: "\\u202egnp.exe"
 """
 BAD_RAW = f"format: tproutine/1\nname: Neck {HOSTILE}\nsteps:\n  - hold: A\n    duration: 30s\n"
-BAD_PROFILE = f"""\
-id: hostile
-name: "Toy {ESCAPED}"
-kind: vibrator
-status: tested
-source: "test"
-match:
-  names: ["TEST-*"]
-gatt:
-  service: "FFE0"
-  write: "FFE1"
-levels: [0, 20]
-commands:
-  set: ["A0", "{{level}}"]
-  stop: ["A0 00"]
-safety:
-  max_on: 600
-"""
+BAD_PROFILE = toy_profile("hostile", f"Toy {ESCAPED}")
 BAD_SETTINGS = (
     'max_intensity = "[/x]"\n'
     'theme = "dark\\u001b]52;c;aGk=\\u0007"\n'
