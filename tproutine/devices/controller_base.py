@@ -17,6 +17,7 @@ import math
 import re
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -175,7 +176,7 @@ def why(exc: BaseException | None) -> str:
     return text or type(exc).__name__
 
 
-class ControllerBase:
+class ControllerBase(ABC):
     """State and status shared by the controller's parts (see the module docstring)."""
 
     def __init__(
@@ -369,37 +370,38 @@ class ControllerBase:
 
     # ------------------------------------------------------------------ between the parts
     # What each part offers the others, declared here so that every part
-    # type-checks on its own; the bodies are in the part named above each group.
+    # type-checks on its own; the bodies are in the part named above each group,
+    # and only the whole controller, which has them all, can be made.
 
     # worker: the plan, and writing it
-    def _plan(self) -> Plan:
-        raise NotImplementedError
+    @abstractmethod
+    def _plan(self) -> Plan: ...
 
-    def _set_sent(self, level: int) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _set_sent(self, level: int) -> None: ...
 
-    async def _write(self, data: bytes, what: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    async def _write(self, data: bytes, what: str) -> bool: ...
 
     # readings: notifications and the level the motor really runs at
-    def _on_notify(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _on_notify(self, _char: BleakGATTCharacteristic, data: bytearray) -> None: ...
 
-    def _on_battery(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _on_battery(self, _char: BleakGATTCharacteristic, data: bytearray) -> None: ...
 
-    def _check_manual(self, now: float) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _check_manual(self, now: float) -> None: ...
 
-    def _mismatch_pending(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _mismatch_pending(self) -> bool: ...
 
-    def _record_level(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _record_level(self) -> None: ...
 
-    def _publish_motor(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _publish_motor(self) -> None: ...
 
     # controller: every way out ends here
-    async def _stop_and_leave(self, reason: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    async def _stop_and_leave(self, reason: str) -> bool: ...
