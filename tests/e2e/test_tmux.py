@@ -92,8 +92,11 @@ def step_lines(screen: str) -> list[str]:
     return screen.splitlines()[2:6]
 
 
-def _open(tmp_path: Path, *args: str) -> Terminal:
-    """``tproutine ARGS`` in a fresh 100×30 tmux, with the XDG folders in tmp_path."""
+def _open(tmp_path: Path, *args: str, in_shell: bool = False) -> Terminal:
+    """``tproutine ARGS`` in a fresh 100×30 tmux, with the XDG folders in tmp_path.
+
+    ``in_shell``: started by a shell that stays when the app is gone (the pane's
+    process is then the shell, the app its child), as in a person's terminal."""
     env = {
         **os.environ,
         "XDG_DATA_HOME": str(tmp_path / "data"),
@@ -107,13 +110,14 @@ def _open(tmp_path: Path, *args: str) -> Terminal:
             "cd",
             shlex.quote(str(tmp_path)),
             "&&",
-            "exec env",
+            "env" if in_shell else "exec env",
             f"XDG_DATA_HOME={shlex.quote(env['XDG_DATA_HOME'])}",
             f"XDG_CONFIG_HOME={shlex.quote(env['XDG_CONFIG_HOME'])}",
             f"XDG_CACHE_HOME={shlex.quote(env['XDG_CACHE_HOME'])}",
             "TERM=xterm-256color",
             shlex.quote(str(BIN / "tproutine")),
             *(shlex.quote(a) for a in args),
+            *(["; echo '[the app ended]'; exec sleep 600"] if in_shell else []),
         ]
     )
     term.tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", command)
@@ -208,3 +212,55 @@ def test_run_opens_the_player_straight_away(tmp_path: Path) -> None:
     [session] = json.loads(out.stdout)
     assert session["routine"] == "Short test" and session["status"] == "stopped"
     assert session["file"].endswith("short.yaml")
+
+
+def test_kill_9_of_the_full_screen_app_mid_massage_is_followed_by_the_stop(
+    tmp_path: Path,
+) -> None:
+    """The hard death of the app a person really uses: the full-screen Player,
+    driving a simulator process whose massager runs on when its app goes away
+    (``--on-link-loss run``, as some devices do). Nothing of the app runs after
+    SIGKILL; its guardian stops the motor and says so in the app's terminal."""
+    from tests.devices.simproc import read, sim_process, wait_log
+    from tests.devices.test_guardian import LONG, STOP_SLACK_S, children, motor_on, settled
+
+    routine = tmp_path / "long.yaml"
+    routine.write_text(LONG, encoding="utf-8")
+    with sim_process(tmp_path, "--on-link-loss", "run", "--auto-off", "0") as (port, log):
+        term = _open(
+            tmp_path,
+            *("run", str(routine), "--yes", "--adapter", f"tcp:127.0.0.1:{port}"),
+            in_shell=True,
+        )
+        try:
+            term.wait_for("Long massage", "Calf")
+            wait_log(log, motor_on, "the motor running")
+            shell = int(term.tmux("display-message", "-p", "-t", "app", "#{pane_pid}").stdout)
+            (app,) = children(shell)
+            (guardian,) = children(app)
+            settled(guardian)
+            killed = time.monotonic()
+            os.kill(app, 9)
+            records = wait_log(
+                log,
+                lambda rs: any(r["event"] == "write" and r["mono"] > killed for r in rs),
+                "a write after the kill",
+            )
+            after = [r for r in records if r["event"] == "write" and r["mono"] > killed]
+            assert after[0]["kind"] == "stop" and after[0]["running"] is False, after
+            assert after[0]["mono"] - killed < STOP_SLACK_S
+            print(f"kill -9 of the full-screen app -> stop: {(after[0]['mono'] - killed):.3f} s")
+            # Said in the terminal the person was using, given back first: the main
+            # screen with lines that wrap, so the whole line is there, to its end.
+            screen = term.wait_for(
+                "tproutine guardian: the app ended while tproutine-massager may have been "
+            )
+            assert "Intensity:" not in screen  # the Player's screen is gone
+            said = "".join(screen.split("tproutine guardian: ")[1].splitlines())
+            assert said.startswith("the app ended while tproutine-massager may have been ")
+            assert said.rstrip().endswith("running; the motor was stopped"), screen
+        finally:
+            term.tmux("kill-server", check=False)
+        # Nothing ran the motor again afterwards.
+        time.sleep(0.5)
+        assert read(log)[-1]["running"] is False

@@ -203,7 +203,7 @@ class Connection(ControllerBase):
         """Start the guardian as connecting begins: its start-up (importing bleak)
         then overlaps the scan, not the session."""
         if self._guardian is None and self.use_guardian and guardian.guards(self.adapter):
-            self._guardian = guardian.Guardian(self.adapter)
+            self._guardian = guardian.Guardian(self.adapter, full_screen=self.full_screen)
             self._guardian.start()
 
     def _arm_guardian(

@@ -350,6 +350,7 @@ def create_controller(
     report: Report | None = None,
     *,
     keep_connected: bool = False,
+    full_screen: bool = False,
 ) -> DeviceController:
     """The controller for ``--adapter``/``--device`` with the settings' defaults.
 
@@ -362,5 +363,10 @@ def create_controller(
     except AdapterError as exc:
         raise DeviceError(str(exc)) from None
     return DeviceController(
-        parsed, target, settings=settings, report=report, keep_connected=keep_connected
+        parsed,
+        target,
+        settings=settings,
+        report=report,
+        keep_connected=keep_connected,
+        full_screen=full_screen,
     )

@@ -194,6 +194,7 @@ class ControllerBase(ABC):
         backends: Backends | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         guardian: bool = True,
+        full_screen: bool = False,
     ) -> None:
         self.adapter = adapters.parse_adapter(adapter) if isinstance(adapter, str) else adapter
         self.target = (device or "auto").strip() or "auto"
@@ -213,6 +214,9 @@ class ControllerBase(ABC):
         # A process that stops the motor if this one dies without doing so
         # (``tproutine.devices.guardian``): started with the first connection.
         self.use_guardian = guardian
+        # The app holds the terminal full screen: after a hard death, its guardian
+        # gives the terminal back before it says what it did.
+        self.full_screen = full_screen
         self._guardian: Guardian | None = None
 
         self._status = DeviceStatus()

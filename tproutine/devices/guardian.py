@@ -40,7 +40,9 @@ What it connects through, by adapter:
 - ``sim`` (in-process): the virtual massager lives and dies with the app: no
   guardian.
 
-The process is started with ``python -m tproutine.devices.guardian ADAPTER`` in
+The process is started with ``python -m tproutine.devices.guardian ADAPTER``
+(``--full-screen`` when the app holds the terminal: after a hard death it gives
+the terminal back before its line, see :data:`GIVE_BACK_TERMINAL`) in
 a session of its own (Ctrl-C and a closed terminal reach the app, which stops
 the motor itself, not the guardian), with bleak (and Bumble for ``tcp:``)
 imported before it waits, so that acting takes a connect and a write, not an
@@ -124,8 +126,9 @@ class Ward:
 class Guardian:
     """The app's end of the guardian: starts it, tells it what to watch, ends it."""
 
-    def __init__(self, adapter: AdapterSpec) -> None:
+    def __init__(self, adapter: AdapterSpec, *, full_screen: bool = False) -> None:
         self.adapter = adapter
+        self.full_screen = full_screen
         self._proc: subprocess.Popen[bytes] | None = None
         self._ward: Ward | None = None
         self._running: bool | None = None
@@ -191,7 +194,13 @@ class Guardian:
     def _spawn(self) -> None:
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tproutine.devices.guardian", self.adapter.text],
+                [
+                    sys.executable,
+                    "-m",
+                    "tproutine.devices.guardian",
+                    self.adapter.text,
+                    *([FULL_SCREEN] if self.full_screen else []),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 # Inherited: after the app died, the one line it says goes where the
@@ -234,6 +243,31 @@ class Guardian:
 
 
 # ---------------------------------------------------------------- the process
+
+
+FULL_SCREEN = "--full-screen"
+# What a full-screen app (Textual) turns on and gives back when it ends properly:
+# a killed one leaves the terminal on its second screen, without line wrapping
+# (the guardian's line would be cut at the width, its end, what to do, lost),
+# reporting the mouse and keys in codes. Each is harmless when not on.
+GIVE_BACK_TERMINAL = (
+    "\x1b[?2004l"  # bracketed paste off
+    "\x1b[?7h"  # lines wrap again
+    "\x1b[?2048l"  # in-band resize reports off
+    "\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?1016l"  # mouse reports off
+    "\x1b[<u"  # the kitty keyboard protocol off
+    "\x1b[?1049l"  # the main screen back, with what it showed before the app
+    "\x1b[?25h"  # the cursor shown
+    "\x1b[?1004l"  # focus reports off
+)
+
+
+def _give_back_terminal() -> None:
+    """Leave the full-screen modes a dead app left on, if stderr is a terminal."""
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stderr.isatty():
+            sys.stderr.write(GIVE_BACK_TERMINAL)
+            sys.stderr.flush()
 
 
 def _say(line: str) -> None:
@@ -336,11 +370,14 @@ def main(argv: list[str]) -> int:
     logging.getLogger().addHandler(logging.NullHandler())
     logging.getLogger("bumble").disabled = True
     adapter = argv[0] if argv else "system"
+    full_screen = FULL_SCREEN in argv[1:]
     with contextlib.suppress(ImportError):  # acting will say what is missing
         _preload(adapter)
     ward, running, bye = watch(sys.stdin.buffer)
     if bye or ward is None or not running:
         return 0
+    if full_screen:
+        _give_back_terminal()
     return 0 if asyncio.run(stop(ward)) else 1
 
 

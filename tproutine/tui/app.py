@@ -326,6 +326,7 @@ class TProutineApp(App[int]):
                     self.settings,
                     self.report,
                     keep_connected=True,
+                    full_screen=True,
                 )
             except Exception as exc:
                 # A malformed adapter and the like: the app goes on without a device.
