@@ -243,8 +243,10 @@ def test_kill_9_of_the_full_screen_app_mid_massage_is_followed_by_the_stop(
             os.kill(app, 9)
             records = wait_log(
                 log,
-                lambda rs: any(r["event"] == "write" and r["mono"] > killed for r in rs),
-                "a write after the kill",
+                lambda rs: any(
+                    r["event"] == "write" and r["kind"] == "stop" and r["mono"] > killed for r in rs
+                ),
+                "a stop after the kill",
             )
             # The app's link went with it and the device ran on (as this kind does)...
             lost = next(r for r in records if r["event"] == "disconnect")
