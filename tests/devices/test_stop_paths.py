@@ -337,8 +337,22 @@ def test_run_stops_the_motor_on_a_signal(
 SCRIPT = """\
 import asyncio, faulthandler, os, signal, sys
 
-# If it ever hangs, the test asks for every thread's stack before it kills it.
-faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+def where(signum, frame):
+    # If it ever hangs, the test asks where: every thread's stack, and every
+    # asyncio task's (a loop waiting in select says nothing of what it waits for).
+    faulthandler.dump_traceback(all_threads=True)
+    try:
+        tasks = asyncio.all_tasks()
+    except RuntimeError:
+        tasks = set()
+    for task in tasks:
+        print(task, file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+    sys.stderr.flush()
+
+
+signal.signal(signal.SIGUSR1, where)
 
 from tproutine.devices.controller import DeviceController
 from tproutine.routine import load_timeline
