@@ -2,11 +2,11 @@
 
 These are the failures ``bleak-retry-connector`` exists for (Home Assistant's
 answer to BlueZ's transient errors; see docs/design.md for why the app keeps
-its own loop): a connection the controller could not establish
-(``le-connection-abort-by-local``), a second client connecting to the same
-device at the same time (``InProgress``), a connection left behind by a killed
-process (the device is connected, so it no longer advertises), and a device
-whose services changed since BlueZ last cached them.
+its own loop): links the controller could not establish (lost with 0x3E
+as they came up: on Linux 6.1 and BlueZ 5.66 a disconnect during service
+discovery), a second client connecting to the same device at the same time
+(``InProgress``), and a connection left behind by a killed process (the
+device is connected, so it no longer advertises).
 """
 
 from __future__ import annotations
