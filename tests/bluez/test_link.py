@@ -106,7 +106,14 @@ def test_battery_and_state_notifications_arrive(air: OnAir, tmp_path: Path) -> N
         ["devices", "info", "--adapter", "system", "--device", air.address, "--seconds", "8"],
         tmp_path,
     )
-    air.wait_for(lambda r: events(r, "connect") and air.massager.subscribed, "a subscription")
+    # The app writes a stop as soon as it is set up (a known state before
+    # anything else): press the button after that, as a person would once the
+    # app shows the device. (Subscribed alone is too early: the stop would
+    # follow the press and switch the motor off again.)
+    air.wait_for(
+        lambda r: air.massager.subscribed and any(w["kind"] == "stop" for w in motor_writes(r)),
+        "the app set up (subscribed, its first stop written)",
+    )
     air.press_button(7)
     code, out, err = finish(process)
     assert code == 0, (out, err)

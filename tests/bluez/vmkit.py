@@ -173,7 +173,10 @@ class FaultyAdapter(SimController):
     - ``abort_connections(n)``: the next ``n`` connections come up and are lost
       at once with reason Connection Failed to be Established (0x3E), what a
       controller reports when the peer did not answer in the first connection
-      events (interference, range): BlueZ's ``le-connection-abort-by-local``.
+      events (interference, range). Linux 6.1 and BlueZ 5.66 pass it on as a
+      disconnect during service discovery (bleak: "failed to discover
+      services, device disconnected"); ``le-connection-abort-by-local`` is
+      what the kernel reports when it gave up on a connect itself.
     - ``slow_connections(seconds)``: each connection completes that long after
       the peer was found, as over a noisy channel: room for a second client's
       Connect to run into the first (BlueZ's ``InProgress``).

@@ -19,6 +19,8 @@ from tproutine.devices import bluez
         BleakDBusError("org.bluez.Error.InProgress", ["In Progress"]),
         BleakDBusError("org.bluez.Error.Failed", ["le-connection-abort-by-local"]),
         BleakDBusError("org.bluez.Error.Failed", ["Software caused connection abort"]),
+        # bleak 3.1's words for a link lost before the services were read.
+        BleakError("failed to discover services, device disconnected"),
         EOFError(),
         BrokenPipeError(),
     ],
@@ -33,6 +35,7 @@ def test_transient_failures_are_tried_again(exc: BaseException) -> None:
         BleakDBusError("org.freedesktop.DBus.Error.UnknownObject", ["no such device"]),
         BleakDBusError("org.bluez.Error.NotPermitted", ["Not permitted"]),
         BleakError("Device with address C0:FF:EE:00:00:01 was not found"),
+        BleakError("Service Discovery has not been performed yet"),
         ValueError("a bug"),
     ],
 )

@@ -16,7 +16,7 @@ from tproutine.devices.sim import (
     make_link,
     normalize_uuid,
 )
-from tproutine.devices.sim.controller import LINK_LOSS
+from tproutine.devices.sim.controller import LINK_LOSS, SimController, VirtualLink
 
 from .conftest import SERVICE, WRITE, RecordingDevice, eventually, make_config
 
@@ -175,3 +175,84 @@ async def test_plain_callback_peripheral() -> None:
         with pytest.raises(ValueError):
             await peripheral.notify(b"\x00")  # this config has no notify characteristic
         await connection.disconnect()
+
+
+class HostSink:
+    """Where a controller's events go: kept as parsed packets."""
+
+    def __init__(self) -> None:
+        self.packets: list[hci.HCI_Packet] = []
+
+    def on_packet(self, data: bytes) -> None:
+        self.packets.append(hci.HCI_Packet.from_bytes(data))
+
+
+# LE Set Event Mask as Linux 6.1 sends it (seen in the BlueZ VM's btmon trace):
+# LE Enhanced Connection Complete (event 0x0A, bit 9) unmasked, its v2 (0x29) not.
+LINUX_LE_EVENT_MASK = int.from_bytes(bytes.fromhex("7f0e0a0000000000"), "little")
+V2_BIT = 1 << (hci.HCI_LE_ENHANCED_CONNECTION_COMPLETE_V2_EVENT - 1)
+
+
+@pytest.mark.parametrize(
+    ("mask", "expected"),
+    [
+        (LINUX_LE_EVENT_MASK, hci.HCI_LE_Enhanced_Connection_Complete_Event),
+        (0, hci.HCI_LE_Connection_Complete_Event),
+        # Bumble's own host asks for v2 too, and takes the legacy event as well.
+        (LINUX_LE_EVENT_MASK | V2_BIT, hci.HCI_LE_Connection_Complete_Event),
+    ],
+    ids=["linux", "nothing-unmasked", "v2-unmasked"],
+)
+async def test_a_new_connection_is_reported_with_the_event_the_host_asked_for(
+    mask: int, expected: type[hci.HCI_Packet]
+) -> None:
+    # Linux waits for the enhanced event; the legacy one left its command queue
+    # blocked 4 s and its later Disconnect never sent (issue 10).
+    link = VirtualLink()
+    host = HostSink()
+    central = SimController("central", link=link)
+    central.host = host  # type: ignore[assignment]
+    central.le_event_mask = mask
+    peripheral_host = HostSink()
+    peripheral = SimController("peripheral", link=link)
+    peripheral.host = peripheral_host  # type: ignore[assignment]
+    peer = hci.Address("C0:11:22:33:44:55")
+    peripheral.random_address = peer
+    for command in (
+        hci.HCI_LE_Set_Advertising_Parameters_Command(
+            advertising_interval_min=32,
+            advertising_interval_max=32,
+            advertising_type=0,
+            own_address_type=hci.OwnAddressType.RANDOM,
+            peer_address_type=0,
+            peer_address=hci.Address.ANY,
+            advertising_channel_map=7,
+            advertising_filter_policy=0,
+        ),
+        hci.HCI_LE_Set_Advertising_Enable_Command(advertising_enable=1),
+    ):
+        peripheral.on_hci_packet(command)
+    central.on_hci_packet(
+        hci.HCI_LE_Create_Connection_Command(
+            le_scan_interval=96,
+            le_scan_window=96,
+            initiator_filter_policy=0,
+            peer_address_type=hci.Address.RANDOM_DEVICE_ADDRESS,
+            peer_address=peer,
+            own_address_type=hci.OwnAddressType.PUBLIC,
+            connection_interval_min=24,
+            connection_interval_max=40,
+            max_latency=0,
+            supervision_timeout=42,
+            min_ce_length=0,
+            max_ce_length=0,
+        )
+    )
+    await eventually(
+        lambda: any(p.name.endswith("CONNECTION_COMPLETE_EVENT") for p in host.packets),
+        what="the connection's event",
+    )
+    completes = [p for p in host.packets if p.name.endswith("CONNECTION_COMPLETE_EVENT")]
+    assert [type(p) for p in completes] == [expected], host.packets
+    assert completes[0].status == hci.HCI_ErrorCode.SUCCESS  # type: ignore[attr-defined]
+    assert completes[0].peer_address == peer  # type: ignore[attr-defined]

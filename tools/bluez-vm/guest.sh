@@ -44,5 +44,6 @@ fi
 cp /tmp/bluetoothd.log /mnt/out/bluetoothd.log
 if [ -f /tmp/btmon.snoop ]; then
   sync
+  cp /tmp/btmon.snoop /mnt/out/btmon.snoop
   btmon -r /tmp/btmon.snoop -T >/mnt/out/btmon.log 2>&1 || true
 fi

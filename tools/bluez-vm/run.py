@@ -8,8 +8,9 @@ Builds (or reuses) the image with ``build.sh``, boots it with
 the guest to run ``pytest tests/bluez`` and power off. The guest writes its
 results into ``--out`` (default ``build/bluez-vm``): ``junit.xml``, ``job.log``
 (pytest's output), ``console.log`` (the whole serial console),
-``bluetoothd.log`` and ``rc``. Prints the accelerator that ran, the boot time
-and each test's time.
+``bluetoothd.log`` and ``rc`` (with ``--debug`` also ``btmon.snoop``, read
+with ``tools/bluez-vm/snoop.py``). Prints the accelerator that ran, the boot
+time and each test's time.
 
 Exit status: pytest's inside the VM (0 only when every test passed); 3 when
 the image cannot be built here (no root, no debootstrap, no network), with one
@@ -244,7 +245,10 @@ def main() -> int:
         "--timeout", type=float, default=3600.0, help="seconds the VM may run in all"
     )
     parser.add_argument(
-        "--debug", action="store_true", help="bluetoothd's debug log into bluetoothd.log"
+        "--debug",
+        action="store_true",
+        help="bluetoothd's debug log into bluetoothd.log, and every HCI packet into "
+        "btmon.snoop (tools/bluez-vm/snoop.py prints it)",
     )
     parser.add_argument(
         "--command", help="a shell command to run in the guest instead of the tests"

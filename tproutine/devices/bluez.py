@@ -12,8 +12,9 @@ runs (or is imported) for the simulator's adapters or on other systems.
 - **Transient refusals**: ``Connect`` fails with ``InProgress`` while another
   program's connection to the same device is coming up, and with
   ``le-connection-abort-by-local`` when the controller could not establish the
-  link (the peer did not answer the connect request: interference, range);
-  both succeed when tried again a moment later. ``connect`` tries again on
+  link (the peer did not answer the connect request: interference, range),
+  and a link lost during service discovery for the same reason;
+  all succeed when tried again a moment later. ``connect`` tries again on
   these, within one time bound, and gives up at once on anything else (a
   refusal that will not change, such as a missing device, is said at once).
 
@@ -46,6 +47,13 @@ TRANSIENT = (
     "br-connection-canceled",
     "Software caused connection abort",
     "Operation already in progress",
+    # The link came up and was lost before the services were read: a controller
+    # that hears nothing from the peer in the first connection events reports
+    # Connection Failed to be Established (0x3E) as the link's end, which BlueZ
+    # passes on as a plain disconnect, and bleak as this. The same radio
+    # trouble as le-connection-abort-by-local, a moment later; a device that
+    # always does it still ends in one line when the connect bound is spent.
+    "failed to discover services, device disconnected",
 )
 # The first pause between tries; it doubles, up to MAX_PAUSE.
 FIRST_PAUSE = 0.25

@@ -5,7 +5,8 @@ Bumble's ``Controller`` is a software Bluetooth controller speaking real HCI;
 Two things are added here:
 
 - ``SimController`` answers LE Create Connection Cancel the way a real
-  controller does (pitfall 1 in ``ble-simulation.md``).
+  controller does (pitfall 1 in ``ble-simulation.md``), and reports a new
+  connection with the event its host asked for (Linux waits for that one).
 - ``VirtualLink`` can lose connections the way a radio does (both ends see a
   supervision timeout) and can add a per-hop latency for tests that care.
 """
@@ -33,7 +34,48 @@ class SimController(Controller):
     - It also accepts a Disconnect for a connection that is already gone and
       then says nothing more, so Bumble's ``Connection.disconnect`` waits
       forever when the peer hung up a moment before.
+    - It reports every new LE connection with the legacy LE Connection
+      Complete event, even to a host that unmasked LE Enhanced Connection
+      Complete, where the specification (Vol 4, Part E, 7.7.65.10) says only
+      the enhanced event is sent. Linux (``hci_le_create_conn_sync``) waits for
+      the enhanced one: it handled the legacy event (the link came up), but its
+      command queue stayed blocked until its connect timer fired 4 s later,
+      then it cancelled a connection that was already up and never sent the
+      HCI Disconnect that ``bluetoothd`` asked for afterwards (issue 10: the
+      disconnects that never finished). A real controller that offers LL
+      privacy or extended advertising sends the enhanced event.
     """
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if isinstance(packet, hci.HCI_LE_Connection_Complete_Event) and self._wants_enhanced():
+            packet = hci.HCI_LE_Enhanced_Connection_Complete_Event(
+                status=packet.status,
+                connection_handle=packet.connection_handle,
+                role=packet.role,
+                peer_address_type=packet.peer_address_type,
+                peer_address=packet.peer_address,
+                # No address resolution here: both are "none" (all zero).
+                local_resolvable_private_address=hci.Address.ANY_RANDOM,
+                peer_resolvable_private_address=hci.Address.ANY_RANDOM,
+                connection_interval=packet.connection_interval,
+                peripheral_latency=packet.peripheral_latency,
+                supervision_timeout=packet.supervision_timeout,
+                central_clock_accuracy=packet.central_clock_accuracy,
+            )
+        super().send_hci_packet(packet)
+
+    def _wants_enhanced(self) -> bool:
+        """The host unmasked LE Enhanced Connection Complete (v1) and not its v2.
+
+        (LE event N is bit N-1 of the mask.) Linux 6.1 asks for v1 only. Bumble's
+        own host, the peripherals' side, unmasks v2 too, which would carry the
+        advertising set's handle; it treats all three events alike, so it keeps
+        getting the legacy one.
+        """
+        mask = self.le_event_mask
+        v1 = mask >> (hci.HCI_LE_ENHANCED_CONNECTION_COMPLETE_EVENT - 1) & 1
+        v2 = mask >> (hci.HCI_LE_ENHANCED_CONNECTION_COMPLETE_V2_EVENT - 1) & 1
+        return bool(v1) and not v2
 
     def on_hci_disconnect_command(self, command: hci.HCI_Disconnect_Command) -> None:
         handle = command.connection_handle
