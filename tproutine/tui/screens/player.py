@@ -163,7 +163,7 @@ class PlayerScreen(Screen[None]):
         # and the person's choice if they stop waiting (True: start without it).
         self._connecting: str | None = None
         self._stop_waiting: asyncio.Future[bool] | None = None
-        self._rest_asked = False  # the parts left out of the first frame are on their way
+        self._rest_shown = False  # the parts left out of the first frame are on the screen
 
     @property
     def tapp(self) -> TProutineApp:
@@ -215,20 +215,9 @@ class PlayerScreen(Screen[None]):
         """Whether the device panel can wait for the first frame: nothing drives a device."""
         return not self.session.timeline.uses_device and self.tapp.controller is None
 
-    def _after_the_first_frame(self) -> None:
-        """Mount the rest once the frame that shows the step is painted.
-
-        Textual paints nothing while the app itself starts (its start-up is one batch
-        of updates), so "after the next refresh" alone would still come before the
-        first frame. The app's own queue is read only once that start is over: from
-        there, the screen's next refresh is the first frame on the terminal.
-        """
-        if not self._rest_asked:
-            self._rest_asked = True
-            self.app.call_later(self.call_after_refresh, self._mount_the_rest)
-
     async def _mount_the_rest(self) -> None:
-        """The parts kept out of the first frame, in their places (one layout pass)."""
+        """The parts kept out of the first frame, in their places (one layout pass),
+        and the list of the steps after the next one."""
         if not self.is_attached:
             return  # the Player is gone already (the session ended at once, the app quit)
         with self.app.batch_update():
@@ -245,6 +234,9 @@ class PlayerScreen(Screen[None]):
                 await mounted
         # The footer lists the keys once the screen publishes its bindings again.
         self.refresh_bindings()
+        self._rest_shown = True
+        s = self.session
+        self._show_upcoming(s.index if s.state != "finished" else None)
 
     def on_mount(self) -> None:
         self._countdown = self.query_one("#countdown", Digits)
@@ -260,7 +252,12 @@ class PlayerScreen(Screen[None]):
         self.refresh_view()
         self.set_interval(self.tapp.options.refresh_interval, self.refresh_view)
         self._run()
-        self._after_the_first_frame()
+        # The rest once the frame that shows the step is painted. Textual paints
+        # nothing while the app itself starts (its start-up is one batch of updates),
+        # so "after the next refresh" alone would still come before the first frame;
+        # the app's own queue is read only once that start is over, and from there the
+        # screen's next refresh is the first frame on the terminal.
+        self.app.call_later(self.call_after_refresh, self._mount_the_rest)
 
     def on_resize(self) -> None:
         # A small terminal keeps what matters: the digits, the step's bar, "Next" and
@@ -512,8 +509,12 @@ class PlayerScreen(Screen[None]):
         self._show_upcoming(s.index if state != "finished" else None)
 
     def _show_upcoming(self, index: int | None) -> None:
-        """The segments after the next one: as many as the screen has room for."""
-        if index == self._upcoming_for:
+        """The segments after the next one: as many as the screen has room for.
+
+        Left out of the first frame (a dozen lines to wrap and draw that nobody
+        reads in the first second): shown with the footer's keys.
+        """
+        if index == self._upcoming_for or not self._rest_shown:
             return
         self._upcoming_for = index
         segments = self.session.timeline.segments
