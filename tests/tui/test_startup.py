@@ -39,7 +39,7 @@ async def test_the_app_turns_the_collector_on_after_its_first_frame(
         assert gc.isenabled()
 
 
-# --- `run FILE`: the history opens on a thread while the Player is built ---------------
+# --- `run FILE`: the history opens on its own thread while the Player is built ---------
 
 
 def _left_running_by_a_dead_process() -> int:
@@ -76,10 +76,11 @@ async def test_run_file_records_in_the_history_opened_on_a_thread(
     earlier = _left_running_by_a_dead_process()
     timeline = load_timeline(DATA / "desk-neck.yaml")
     app = make(start=timeline, yes=True, settings=Settings(pain_prompts=False))
-    assert app._store_opening is not None  # begun before the app runs
+    store = app._store
+    assert store is not None and store.saving  # begun before the app runs, on its thread
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, "the Player", lambda: isinstance(app.screen, PlayerScreen))
-        assert app._store_opening is None and app._store is not None
+        assert app._store is store
         await advance(pilot, clock, 6)
         await pilot.press("q", "y")
         await settle(pilot)
@@ -131,7 +132,7 @@ async def test_a_history_opened_for_a_session_that_never_starts_is_closed(
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, "the modal", lambda: isinstance(app.screen, BeforeStartScreen))
         await pilot.press("ctrl+q")
-    assert app._store is None and app._store_opening is None
+    assert app._store is None
 
 
 def test_run_file_starts_with_the_collector_off_from_the_command_line(
