@@ -753,7 +753,8 @@ class HistoryStore:
             except (sqlite3.Error, OSError):
                 return  # busy or failing: the journal stays for next time
             journal.unlink(missing_ok=True)
-            started = sum(1 for op in ops if op.kind == "start")
+            # Sessions begun in the journal, and the ends of ones begun in the database.
+            started = len({op.sid for op in ops})
             self._note(
                 f"history: added {started} session{'s' if started != 1 else ''} kept while "
                 f"the database was busy ({journal.name})"
