@@ -218,8 +218,8 @@ class PlayerScreen(Screen[None]):
     async def _mount_the_rest(self) -> None:
         """The parts kept out of the first frame, in their places (one layout pass),
         and the list of the steps after the next one."""
-        if not self.is_attached:
-            return  # the Player is gone already (the session ended at once, the app quit)
+        if not self.is_attached or not self.app.is_running:
+            return  # the Player is gone already, or the app is closing (a quick quit)
         with self.app.batch_update():
             mounting = []
             later = self.query("#device-later")
