@@ -3,9 +3,10 @@
 The app owns what outlives a screen: the settings, the routine library, the
 history store, the device controller and the running session's
 :class:`~tproutine.runtime.Runtime`. Screens render and send commands; the
-engine keeps the time. Only the Library screen is imported at start-up: the
-others (and the engine, the history and anything Bluetooth) load when first
-used, so the first paint stays close to a bare Textual app's.
+engine keeps the time. Each screen is imported when it is first shown (the
+Library at start-up, the Player first for ``run FILE``), and the engine, the
+history and anything Bluetooth when first used, so the first paint stays close
+to a bare Textual app's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from textual.screen import Screen
 
 from tproutine.safetext import one_line, visible
 from tproutine.tui.messages import DeviceStatusChanged
-from tproutine.tui.screens.library import LibraryScreen
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -164,6 +164,9 @@ class TProutineApp(App[int]):
     # ------------------------------------------------------------------ set-up
 
     def get_default_screen(self) -> Screen[Any]:
+        # Imported here: `run FILE` shows the Player first, the Library only later.
+        from tproutine.tui.screens.library import LibraryScreen
+
         return LibraryScreen()
 
     @property
