@@ -410,6 +410,9 @@ class HistoryStore:
         self._blocked = False
         self._swept = False
         self._settled = threading.Condition()
+        # Called on the writer thread when :attr:`messages` has new lines (the app
+        # passes them on to the person; nothing else says them while nothing happens).
+        self.on_news: Callable[[], None] | None = None
 
     # -- opening --------------------------------------------------------------
 
@@ -522,6 +525,7 @@ class HistoryStore:
 
     def _write_loop(self) -> None:
         delay: float | None = None
+        said = len(self.messages)
         while True:
             self._wake.wait(delay)
             self._wake.clear()
@@ -540,6 +544,12 @@ class HistoryStore:
                 delay = None  # given up (said): what is queued goes to a journal at close
             with self._settled:
                 self._settled.notify_all()
+            if len(self.messages) != said and self.on_news is not None:
+                said = len(self.messages)
+                try:
+                    self.on_news()
+                except Exception:
+                    log.exception("history: a listener for its messages failed")
 
     def _write_queued(self) -> bool:
         """The writer's turn (connection lock held): open the database if it is not

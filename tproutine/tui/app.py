@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tproutine.safetext import one_line, visible
-from tproutine.tui.messages import DeviceStatusChanged
+from tproutine.tui.messages import DeviceStatusChanged, HistoryNews
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -260,6 +260,16 @@ class TProutineApp(App[int]):
         from tproutine.history.store import HistoryStore
 
         self._store = HistoryStore.open(self.options.history_path, behind=True)
+        self._store.on_news = self._history_news
+
+    def _history_news(self) -> None:
+        # On the history's writer thread: a message is the thread-safe way in.
+        self.post_message(HistoryNews())
+
+    def on_history_news(self, message: HistoryNews) -> None:
+        # Through the session, which says each line once (and all of them at its start).
+        if self.runtime is not None:
+            self.runtime.report_history_problems()
 
     def make_clock(self) -> Clock:
         if self.options.clock_factory is not None:
@@ -455,6 +465,7 @@ class TProutineApp(App[int]):
         store = self.history_store()
         # Each step's record is committed by the store's own thread: an fsync, or
         # another program's lock on the database, never holds the Player up.
+        store.on_news = self._history_news
         store.write_behind()
         runtime = build_runtime(
             timeline,
