@@ -532,7 +532,13 @@ class HistoryStore:
             with self._lock:
                 if self._closed:
                     return
-                written = self._write_queued()
+                try:
+                    written = self._write_queued()
+                except Exception as exc:
+                    # Never a silent end: what is queued goes to the journal at close.
+                    log.exception("history: the writer failed")
+                    self._give_up(exc)
+                    written = False
             if written:
                 self._blocked, delay, self._retry_in = False, None, _RETRY_FIRST_S
             elif self._writable:

@@ -103,20 +103,20 @@ class SummaryScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        # The history's own thread may still be writing the end of the session: the
-        # line says so, then what became of it.
+        # The history's own thread may still be writing the end of the session, or
+        # waiting for another program's lock: the line follows it until it is saved.
         self._saving: Timer | None = None
         if self._show_saved():
-            self._saving = self.set_interval(0.1, self._show_saved)
+            self._saving = self.set_interval(0.2, self._show_saved)
 
     def _show_saved(self) -> bool:
-        """Show whether the session is saved; whether it is still being saved."""
+        """Show whether the session is saved; whether that may still change."""
         store = self.runtime.store
-        saving = store is not None and store.saving
-        if not saving and self._saving is not None:
+        pending = store is not None and (store.saving or store.waiting)
+        if not pending and self._saving is not None:
             self._saving.stop()
         self.query_one("#summary-saved", Label).update(saved_text(self.runtime))
-        return saving
+        return pending
 
     def action_pain(self, value: int) -> None:
         if not self.ask_pain:
