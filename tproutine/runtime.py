@@ -207,6 +207,11 @@ class Runtime:
             self.report(line)
         self._history_seen = len(self.store.messages)
 
+    def report_history_problems(self) -> None:
+        """Pass on what the history said since (its writer thread may say it between
+        the session's events)."""
+        self._history_problems()
+
     def connecting_text(self, timeout: float) -> str | None:
         """What :meth:`connect_device` is about to do, for the person; None when there
         is nothing to wait for (no device, or ``timeout`` 0)."""

@@ -228,3 +228,65 @@ def test_a_read_command_says_it_cannot_read_when_nobody_may(
         f"history: cannot read {paths.history_path()} now: another program holds a lock on it "
         "(try again when it is done)"
     ]
+
+
+# --- writing behind: the store's own thread writes (the app's sessions) ----------------
+
+
+def test_writing_behind_reads_see_every_earlier_write(db: Path) -> None:
+    store = HistoryStore.open(behind=True)
+    sid = record_session(store)
+    assert sid < 0  # the start is queued: a provisional id, at once
+    # A read writes what is queued first (here, on the reading thread).
+    assert [(r.routine, r.status, r.pain_after) for r in store.sessions()] == [
+        ("Neck", "completed", 3)
+    ]
+    store.close()
+    assert saved() == [("Neck", "completed", 2, 3, "TP-Massager")]
+    assert store.messages == []  # nothing waited for anybody: nothing to say
+
+
+def test_writing_behind_under_a_lock_waits_on_its_thread_and_writes_when_it_goes(
+    db: Path, locked: Callable[..., Locker]
+) -> None:
+    store = HistoryStore.open()
+    store.write_behind()
+    locker = locked()
+    sid = record_session(store)  # returns at once: nothing here waits for the lock
+    assert sid < 0
+    eventually(lambda: store.waiting, "the writer to meet the lock")
+    assert not store.saving and store.settle(0.0)  # settled: kept until the lock goes
+    assert store.messages == [
+        "history: the database is busy (another program holds a lock on it); this session "
+        "is kept and saved as soon as it is free"
+    ]
+    assert saved() == []
+    locker.release()
+    eventually(lambda: not store.waiting, "the writer's retry")
+    assert saved() == [("Neck", "completed", 2, 3, "TP-Massager")]
+    assert store.messages[-1] == "history: the database is free again; what waited is saved"
+    store.close()
+
+
+def test_a_journal_names_a_session_already_written_by_its_real_id(
+    db: Path, locked: Callable[..., Locker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "_CLOSE_WAIT_S", 1.0)
+    store = HistoryStore.open(behind=True)
+    sid = store.start_session(
+        routine="Neck", file="neck.yaml", content_hash="h", segments_total=2, planned_s=60.0
+    )
+    assert store.settle(WAIT_S)  # its start is in the database; its id stays provisional
+    locker = locked()
+    store.record_segment(
+        sid, SegmentRecord(index=0, kind="hold", title="A", planned_s=30.0, actual_s=30.0)
+    )
+    store.finish_session(sid, "stopped", pain_after=2, spent_s=30.0)
+    store.close()  # still locked: kept in a journal
+    [journal] = db.parent.glob(f"{db.name}.pending-*.jsonl")
+    locker.release()
+    with HistoryStore.open() as again:
+        assert again.messages == [
+            f"history: added 1 session kept while the database was busy ({journal.name})"
+        ]
+    assert saved() == [("Neck", "stopped", 1, 2, None)]

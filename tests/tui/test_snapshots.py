@@ -17,7 +17,15 @@ from textual.pilot import Pilot
 from tproutine.engine.clock import FakeClock
 from tproutine.settings import Settings
 
-from .conftest import AppFactory, advance, library_ready, open_routine, settle
+from .conftest import (
+    AppFactory,
+    advance,
+    library_ready,
+    open_routine,
+    screen_text,
+    settle,
+    wait_for,
+)
 from .test_history import seed
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
@@ -82,6 +90,8 @@ def test_summary(
         await player_at(clock, 50)(pilot)
         await pilot.press("q", "y")
         await settle(pilot)
+        # The history's thread writes the end of the session; the line then says so.
+        await wait_for(pilot, "the session saved", lambda: "Saved to" in screen_text(pilot.app))
         await pilot.press("4")
 
     assert snap_compare(make(), terminal_size=size, run_before=run_before)

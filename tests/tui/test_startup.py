@@ -39,7 +39,7 @@ async def test_the_app_turns_the_collector_on_after_its_first_frame(
         assert gc.isenabled()
 
 
-# --- `run FILE`: the history opens on a thread while the Player is built ---------------
+# --- `run FILE`: the history opens on its own thread while the Player is built ---------
 
 
 def _left_running_by_a_dead_process() -> int:
@@ -76,10 +76,11 @@ async def test_run_file_records_in_the_history_opened_on_a_thread(
     earlier = _left_running_by_a_dead_process()
     timeline = load_timeline(DATA / "desk-neck.yaml")
     app = make(start=timeline, yes=True, settings=Settings(pain_prompts=False))
-    assert app._store_opening is not None  # begun before the app runs
+    store = app._store
+    assert store is not None and store.saving  # begun before the app runs, on its thread
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, "the Player", lambda: isinstance(app.screen, PlayerScreen))
-        assert app._store_opening is None and app._store is not None
+        assert app._store is store
         await advance(pilot, clock, 6)
         await pilot.press("q", "y")
         await settle(pilot)
@@ -131,7 +132,7 @@ async def test_a_history_opened_for_a_session_that_never_starts_is_closed(
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, "the modal", lambda: isinstance(app.screen, BeforeStartScreen))
         await pilot.press("ctrl+q")
-    assert app._store is None and app._store_opening is None
+    assert app._store is None
 
 
 def test_run_file_starts_with_the_collector_off_from_the_command_line(
@@ -159,3 +160,57 @@ def test_run_file_starts_with_the_collector_off_from_the_command_line(
     monkeypatch.setattr(commands_run, "run_plain", lambda args: seen.append(gc.isenabled()) or 0)
     assert main(["run", str(DATA / "desk-neck.yaml"), "--plain", "--yes"]) == 0
     assert seen == [False, True]
+
+
+# --- the Player's first frame holds the step; the footer and an idle panel come next ---
+
+
+async def test_the_footer_and_an_unused_device_panel_come_after_the_first_frame_in_their_places(
+    make: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.geometry import Region
+    from textual.widgets import Footer
+
+    from tproutine.routine import load_timeline
+    from tproutine.settings import Settings
+    from tproutine.tui.screens.player import PlayerScreen
+
+    kept: dict[str, Region] = {}
+    real = PlayerScreen._mount_the_rest
+
+    async def spy(screen: PlayerScreen) -> None:
+        # What the first frame showed: the places, at their size, and no list yet.
+        kept["footer"] = screen.query_one("#footer-later").region
+        kept["device"] = screen.query_one("#device-later").region
+        kept["upcoming"] = screen.query_one("#upcoming").region
+        assert not screen.query(Footer) and not str(screen.query_one("#upcoming").render())
+        await real(screen)
+
+    monkeypatch.setattr(PlayerScreen, "_mount_the_rest", spy)
+    timeline = load_timeline(DATA / "desk-neck.yaml")
+    app = make(start=timeline, yes=True, settings=Settings(pain_prompts=False))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, "the footer", lambda: bool(app.screen.query(Footer)))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen) and not screen.query("#footer-later, #device-later")
+        # Nothing moved: each part took the place kept for it.
+        assert screen.query_one(Footer).region == kept["footer"]
+        assert screen.query_one("#device").region == kept["device"]
+        assert screen.query_one("#upcoming").region == kept["upcoming"]
+        assert "Then: " in str(screen.query_one("#upcoming").render())
+
+
+async def test_a_routine_with_the_device_has_its_panel_in_the_first_frame(
+    make: AppFactory,
+) -> None:
+    from tproutine.routine import load_timeline
+    from tproutine.settings import Settings
+    from tproutine.tui.screens.player import PlayerScreen
+
+    timeline = load_timeline(DATA / "calf-massage.yaml")
+    assert timeline.uses_device
+    app = make(start=timeline, yes=True, settings=Settings(pain_prompts=False))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, "the Player", lambda: isinstance(app.screen, PlayerScreen))
+        assert app.screen.query("#device") and not app.screen.query("#device-later")

@@ -12,7 +12,7 @@ from tproutine.settings import Settings
 from tproutine.tui.screens.library import LibraryScreen
 from tproutine.tui.screens.summary import SummaryScreen
 
-from .conftest import AppFactory, advance, flat, open_routine, screen_text, settle
+from .conftest import AppFactory, advance, flat, open_routine, screen_text, settle, wait_for
 
 
 async def end_calf_after(pilot: Pilot[Any], clock: FakeClock, seconds: float) -> None:
@@ -34,7 +34,8 @@ async def test_summary_of_an_ended_session(make: AppFactory, clock: FakeClock) -
         assert "Time spent: 00:25" in text
         assert "Segments done: 0 of 2 (1 skipped)" in text
         assert "Pain now (0 none – 10 worst): not rated" in text
-        assert "Saved to history." in text
+        # Written by the history's own thread: "Saving to history…" until it is done.
+        await wait_for(pilot, "the session saved", lambda: "Saved to history." in screen_text(app))
         assert "⏎ Back to the library" in screen_text(app).splitlines()[-1]
 
 

@@ -17,6 +17,12 @@ at the latest when the store is closed at the end of a session it tries for a fe
 seconds more, and what still cannot be written is kept in a journal beside the
 database (``pending.py``), said once with its path, and added the next time the
 history is opened.
+
+The app records behind the screen (:meth:`HistoryStore.write_behind`): each write
+joins that same queue and one thread of the store's own writes it, so a commit (an
+fsync; a wait for another program's lock) never holds up the Player. Whatever reads
+the store first writes what is queued, so a reader always sees every write made
+before it.
 """
 
 from __future__ import annotations
@@ -383,7 +389,9 @@ class HistoryStore:
         self.messages = messages
         self._marker = marker
         self._reading = reading
-        self._lock = threading.Lock()  # the connection
+        # The connection. Re-entrant: the writer thread opens the database and then
+        # adds the journals and sweeps, each of which takes it too.
+        self._lock = threading.RLock()
         self._version = _user_version(conn)
         self._columns = _SESSION_COLUMNS if self._version >= 2 else _SESSION_COLUMNS_V1
         # Writes waiting for another program's lock, in order (their own small lock, so
@@ -395,22 +403,41 @@ class HistoryStore:
         self._retry_in = _RETRY_FIRST_S
         self._timer: threading.Timer | None = None
         self._closed = False
+        # Writing behind (write_behind): the writer thread, what wakes it, whether its
+        # last try found another program's lock, and who waits for it to settle.
+        self._writer: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._blocked = False
+        self._swept = False
+        self._settled = threading.Condition()
+        # Called on the writer thread when :attr:`messages` has new lines (the app
+        # passes them on to the person; nothing else says them while nothing happens).
+        self.on_news: Callable[[], None] | None = None
 
     # -- opening --------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str | None = None, *, reading: bool = False) -> HistoryStore:
+    def open(
+        cls, path: Path | str | None = None, *, reading: bool = False, behind: bool = False
+    ) -> HistoryStore:
         """Open (creating folders and schema as needed) the history at ``path``.
 
         The default is :func:`tproutine.paths.history_path`. Never raises for a
         damaged file or an unwritable folder; see :attr:`messages`. A database
         that another program has locked is waited for in the background.
         ``reading``: for commands that only read (``history``, ``due``): a lock is
-        said in words for reading, and nothing is queued.
+        said in words for reading, and nothing is queued. ``behind``: returns at
+        once, writing behind (:meth:`write_behind`); the writer thread opens and
+        checks the database, adds the journals and sweeps the sessions of dead
+        processes, and says what it found in :attr:`messages`.
         """
         db = Path(path) if path is not None else paths.history_path()
         messages: list[str] = []
         marker = ProcessMarker.current()
+        if behind and not reading:
+            store = cls(db, None, writable=True, messages=messages, marker=marker)
+            store.write_behind()
+            return store
         try:
             db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             conn = _open_checked(db, messages)
@@ -456,7 +483,99 @@ class HistoryStore:
     def waiting(self) -> bool:
         """Writes are kept in memory until another program lets go of the database."""
         with self._queue_lock:
-            return bool(self._pending) or (self._writable and self._conn is None)
+            kept = bool(self._pending) or (self._writable and self._conn is None)
+        # Behind the screen every write waits a moment in the queue: it is only
+        # "kept" once the writer has found the lock.
+        return kept and (self._writer is None or self._blocked)
+
+    @property
+    def saving(self) -> bool:
+        """Writing behind: writes are queued that the writer has not tried yet."""
+        if self._writer is None or self._blocked or self._closed or not self._writable:
+            return False
+        with self._queue_lock:
+            return bool(self._pending) or self._conn is None
+
+    def settle(self, timeout: float) -> bool:
+        """Wait, at most ``timeout`` seconds, until every write made so far is on disk or
+        waits for another program's lock (:attr:`saving` is False); whether it is."""
+        deadline = monotonic() + timeout
+        with self._settled:
+            while self.saving:
+                left = deadline - monotonic()
+                if left <= 0:
+                    return False
+                self._settled.wait(min(left, 0.1))
+        return True
+
+    def write_behind(self) -> None:
+        """From now on, writes are queued and written by a thread of the store's own.
+
+        ``start_session`` then returns a provisional id (below 0), as it does while the
+        database is busy. The thread retries a busy database with the same backoff, and
+        :meth:`close` writes what is left or keeps it in a journal, as before.
+        """
+        if self._writer is not None or self._closed:
+            return
+        self._writer = threading.Thread(
+            target=self._write_loop, name="tproutine-history-writer", daemon=True
+        )
+        self._writer.start()
+        self._wake.set()  # the sweep (and the opening) first
+
+    def _write_loop(self) -> None:
+        delay: float | None = None
+        said = len(self.messages)
+        while True:
+            self._wake.wait(delay)
+            self._wake.clear()
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    written = self._write_queued()
+                except Exception as exc:
+                    # Never a silent end: what is queued goes to the journal at close.
+                    log.exception("history: the writer failed")
+                    self._give_up(exc)
+                    written = False
+            if written:
+                self._blocked, delay, self._retry_in = False, None, _RETRY_FIRST_S
+            elif self._writable:
+                # Another program holds the lock: said once, tried again later.
+                self._note(_BUSY_MESSAGE)
+                self._blocked = True
+                delay, self._retry_in = self._retry_in, min(self._retry_in * 2, _RETRY_MAX_S)
+            else:
+                delay = None  # given up (said): what is queued goes to a journal at close
+            with self._settled:
+                self._settled.notify_all()
+            if len(self.messages) != said and self.on_news is not None:
+                said = len(self.messages)
+                try:
+                    self.on_news()
+                except Exception:
+                    log.exception("history: a listener for its messages failed")
+
+    def _write_queued(self) -> bool:
+        """The writer's turn (connection lock held): open the database if it is not
+        yet, sweep once, then write the queue; whether nothing is left."""
+        opening = self._conn is None
+        if opening and self._writable:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                self._give_up(exc)
+        if not self._writable or not self._flush(announce=self._blocked):
+            if opening and not self._writable:
+                # A folder that cannot be written: past sessions can still be read.
+                self._conn = _open_read_only(self.path)
+            return False
+        if opening:
+            self._add_journals()
+        if not self._swept:
+            self.mark_interrupted()
+        return True
 
     @property
     def readable(self) -> bool:
@@ -465,6 +584,7 @@ class HistoryStore:
 
     def close(self) -> None:
         """Write what waits (trying for a few seconds more), else keep it in a journal."""
+        self._wake.set()  # a writer thread waiting for its next try ends
         with self._lock:
             self._closed = True
             if self._timer is not None:
@@ -472,8 +592,9 @@ class HistoryStore:
                 self._timer = None
             deadline = monotonic() + _CLOSE_WAIT_S
             pause = 0.1
+            announce = self._writer is None or self._blocked  # else nothing waited long
             while self._has_pending() and self._writable and monotonic() < deadline:
-                if self._flush():
+                if self._flush(announce=announce):
                     break
                 sleep(min(pause, max(deadline - monotonic(), 0.0)))
                 pause = min(pause * 2, 2.0)
@@ -513,6 +634,10 @@ class HistoryStore:
         session whose start waits, or 0 when the history cannot be written.
         """
         with self._queue_lock:
+            # Writing behind, every write joins the queue and wakes the writer.
+            if self._writer is not None and self._writable and not self._closed:
+                self._wake.set()
+                return self._enqueue(op)
             # Never wait behind a retry in progress: join the queue. (The connection is
             # read without its lock: at worst one write tries a moment too soon.)
             if self._pending or (self._conn is None and self._writable and not self._closed):
@@ -568,8 +693,11 @@ class HistoryStore:
             else:
                 self._schedule_retry()
 
-    def _flush(self) -> bool:
-        """Write every waiting op, in order; whether none is left. Connection lock held."""
+    def _flush(self, *, announce: bool = True) -> bool:
+        """Write every waiting op, in order; whether none is left. Connection lock held.
+
+        ``announce``: say that the database is free again once what waited is written
+        (not for the writer's everyday writes, which waited for nobody)."""
         if self._conn is None:
             try:
                 self._conn = _open_checked(self.path, self.messages)
@@ -596,7 +724,8 @@ class HistoryStore:
             self._ids = ids
             with self._queue_lock:
                 del self._pending[: len(batch)]
-            self._note("history: the database is free again; what waited is saved")
+            if announce:
+                self._note("history: the database is free again; what waited is saved")
 
     def _give_up(self, exc: BaseException) -> None:
         # Not a lock: a full disk, a read-only folder. What waits goes to the journal
@@ -607,6 +736,10 @@ class HistoryStore:
     def _keep_in_journal(self) -> None:
         with self._queue_lock:
             ops, self._pending = self._pending, []
+        for op in ops:
+            # A session whose start is written already is named by its real id: the
+            # journal is read with no memory of this run's provisional ones.
+            op.sid = self._ids.get(op.sid, op.sid)
         try:
             kept = pending.write_journal(self.path, ops)
         except OSError as exc:
@@ -636,7 +769,8 @@ class HistoryStore:
             except (sqlite3.Error, OSError):
                 return  # busy or failing: the journal stays for next time
             journal.unlink(missing_ok=True)
-            started = sum(1 for op in ops if op.kind == "start")
+            # Sessions begun in the journal, and the ends of ones begun in the database.
+            started = len({op.sid for op in ops})
             self._note(
                 f"history: added {started} session{'s' if started != 1 else ''} kept while "
                 f"the database was busy ({journal.name})"
@@ -644,6 +778,10 @@ class HistoryStore:
 
     def _read(self, fn: Callable[[sqlite3.Connection], list[_T]]) -> list[_T]:
         with self._lock:
+            if self.saving:
+                # Writing behind: what was written before this read is read too (the
+                # writer would commit it in a moment; this commits it now instead).
+                self._write_queued()
             if self._conn is None:
                 return []
             try:
@@ -771,7 +909,13 @@ class HistoryStore:
 
         Called at start-up. Their finished segments stay; ``ended_at`` becomes the
         end of the last finished segment (the last moment known to be alive).
+        Writing behind, the writer thread does it (and this returns 0).
         """
+        if self._writer is not None and threading.current_thread() is not self._writer:
+            self._swept = False
+            self._wake.set()
+            return 0
+        self._swept = True
         moment = now or utc_now()
         here = self._marker
 

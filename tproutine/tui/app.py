@@ -3,14 +3,14 @@
 The app owns what outlives a screen: the settings, the routine library, the
 history store, the device controller and the running session's
 :class:`~tproutine.runtime.Runtime`. Screens render and send commands; the
-engine keeps the time. Only the Library screen is imported at start-up: the
-others (and the engine, the history and anything Bluetooth) load when first
-used, so the first paint stays close to a bare Textual app's.
+engine keeps the time. Each screen is imported when it is first shown (the
+Library at start-up, the Player first for ``run FILE``), and the engine, the
+history and anything Bluetooth when first used, so the first paint stays close
+to a bare Textual app's.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -23,12 +23,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tproutine.safetext import one_line, visible
-from tproutine.tui.messages import DeviceStatusChanged
-from tproutine.tui.screens.library import LibraryScreen
+from tproutine.tui.messages import DeviceStatusChanged, HistoryNews
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from textual.notifications import SeverityLevel
 
     from tproutine.devices.status import DeviceStatus, FoundDevice
@@ -157,17 +154,19 @@ class TProutineApp(App[int]):
         self.runtime: Runtime | None = None
         self._store = store
         self._own_store = store is None
-        self._store_opening: Future[HistoryStore] | None = None
         self._unsubscribe: Any = None
         self._start_logged = False
         if store is None and options.start is not None:
-            # `run FILE` records a session at once: the history opens on a thread
-            # while Textual starts and the Player is built, not in front of them.
+            # `run FILE` records a session at once: the history opens on its own
+            # thread while Textual starts and the Player is built, not in front of them.
             self._open_history_soon()
 
     # ------------------------------------------------------------------ set-up
 
     def get_default_screen(self) -> Screen[Any]:
+        # Imported here: `run FILE` shows the Player first, the Library only later.
+        from tproutine.tui.screens.library import LibraryScreen
+
         return LibraryScreen()
 
     @property
@@ -245,44 +244,32 @@ class TProutineApp(App[int]):
     def history_store(self) -> HistoryStore:
         """The history, opened the first time it is needed."""
         if self._store is None:
-            if self._store_opening is not None:
-                # Opened on a thread (``_open_history_soon``): usually ready by now.
-                opening, self._store_opening = self._store_opening, None
-                self._store = opening.result()
-            else:
-                from tproutine.history.store import HistoryStore
+            from tproutine.history.store import HistoryStore
 
-                self._store = HistoryStore.open(self.options.history_path)
+            self._store = HistoryStore.open(self.options.history_path)
             for line in self._store.messages:
                 self.notify(line, severity="warning", timeout=8)
         return self._store
 
     def _open_history_soon(self) -> None:
-        """Open the history (and mark the sessions of dead processes) on a thread.
-
-        Opening checks the database (``PRAGMA quick_check`` reads all of it) and a
-        write commits to disk: tens of milliseconds on a busy disk, which SQLite
-        spends without Python's lock. ``history_store`` takes the result.
+        """Open the history behind the screen: its own thread opens it, checks the
+        database (``PRAGMA quick_check`` reads all of it), sweeps the sessions of dead
+        processes and writes the session's records; what it finds is said through the
+        session (``Runtime.report``). None of it waits for Textual or holds it up.
         """
-        import threading
-        from concurrent.futures import Future
-
         from tproutine.history.store import HistoryStore
 
-        opening: Future[HistoryStore] = Future()
-        path = self.options.history_path
+        self._store = HistoryStore.open(self.options.history_path, behind=True)
+        self._store.on_news = self._history_news
 
-        def open_it() -> None:
-            try:
-                store = HistoryStore.open(path)
-                store.mark_interrupted()  # build_runtime's sweep then finds nothing to do
-            except BaseException as exc:  # handed to the app's thread, raised there
-                opening.set_exception(exc)
-            else:
-                opening.set_result(store)
+    def _history_news(self) -> None:
+        # On the history's writer thread: a message is the thread-safe way in.
+        self.post_message(HistoryNews())
 
-        threading.Thread(target=open_it, name="tproutine-history", daemon=True).start()
-        self._store_opening = opening
+    def on_history_news(self, message: HistoryNews) -> None:
+        # Through the session, which says each line once (and all of them at its start).
+        if self.runtime is not None:
+            self.runtime.report_history_problems()
 
     def make_clock(self) -> Clock:
         if self.options.clock_factory is not None:
@@ -476,6 +463,11 @@ class TProutineApp(App[int]):
             # The log belongs to the routine named on the command line, once.
             event_log = self.options.event_log
             self._start_logged = True
+        store = self.history_store()
+        # Each step's record is committed by the store's own thread: an fsync, or
+        # another program's lock on the database, never holds the Player up.
+        store.on_news = self._history_news
+        store.write_behind()
         runtime = build_runtime(
             timeline,
             settings=self.settings,
@@ -485,7 +477,7 @@ class TProutineApp(App[int]):
             voice=True if self.options.voice else None,
             bell=self.bell if self.options.bell else None,
             event_log=event_log,
-            store=self.history_store(),
+            store=store,
             file=source,
             pain_before=pain_before,
             device=device,
@@ -561,11 +553,6 @@ class TProutineApp(App[int]):
         if close is not None:
             # Motor off (awaited) and disconnected before the app is gone.
             await close()
-        if self._store_opening is not None:
-            # Opened for a session that never started: closed like any other.
-            opening, self._store_opening = self._store_opening, None
-            with contextlib.suppress(Exception):
-                self._store = opening.result()
         if self._store is not None and self._own_store:
             self._store.close()
             self._store = None

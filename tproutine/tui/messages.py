@@ -97,3 +97,7 @@ class HistoryExported(Message):
         super().__init__()
         self.path = path
         self.error = error
+
+
+class HistoryNews(Message):
+    """The history's writer thread has something to say (its :attr:`messages` grew)."""

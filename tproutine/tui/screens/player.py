@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Digits, Footer, Label, Static
 
 from tproutine.engine.events import Event
@@ -162,6 +163,7 @@ class PlayerScreen(Screen[None]):
         # and the person's choice if they stop waiting (True: start without it).
         self._connecting: str | None = None
         self._stop_waiting: asyncio.Future[bool] | None = None
+        self._rest_shown = False  # the parts left out of the first frame are on the screen
 
     @property
     def tapp(self) -> TProutineApp:
@@ -171,6 +173,12 @@ class PlayerScreen(Screen[None]):
         return self.app
 
     # ------------------------------------------------------------------ layout
+    #
+    # The first frame is what a person waits for after `run FILE`: the step, its
+    # clock and bars. The footer's keys (a dozen widgets that Textual builds and
+    # styles one by one) and, for a routine without the device, the device panel
+    # are mounted once that frame is painted, in places kept for them at their
+    # size and colour, so nothing moves when they arrive (docs/design.md, Start-up).
 
     def compose(self) -> ComposeResult:
         with Vertical(id="player-body"):
@@ -193,8 +201,42 @@ class PlayerScreen(Screen[None]):
             yield Meter(title_width=TITLE_WIDTH, id="breathe-meter")
             yield Label("", id="next-line", markup=False)
             yield Static("", id="upcoming", markup=False)
-        yield DevicePanel(self.tapp.device_status, id="device")
-        yield Footer(compact=True)
+        if self._panel_later:
+            later = Widget(id="device-later")
+            # The panel's rows: its state, its bar, and its message when it has one.
+            later.styles.height = 4 if self.tapp.device_status.message else 3
+            yield later
+        else:
+            yield DevicePanel(self.tapp.device_status, id="device")
+        yield Widget(id="footer-later")
+
+    @property
+    def _panel_later(self) -> bool:
+        """Whether the device panel can wait for the first frame: nothing drives a device."""
+        return not self.session.timeline.uses_device and self.tapp.controller is None
+
+    async def _mount_the_rest(self) -> None:
+        """The parts kept out of the first frame, in their places (one layout pass),
+        and the list of the steps after the next one."""
+        if not self.is_attached or not self.app.is_running:
+            return  # the Player is gone already, or the app is closing (a quick quit)
+        with self.app.batch_update():
+            mounting = []
+            later = self.query("#device-later")
+            if later:
+                panel = DevicePanel(self.tapp.device_status, id="device")
+                mounting.append(self.mount(panel, after=later.first()))
+                later.remove()
+            footer = Footer(compact=True, show_command_palette=self.size.width >= NARROW_WIDTH)
+            mounting.append(self.mount(footer, before=self.query_one("#footer-later")))
+            self.query("#footer-later").remove()
+            for mounted in mounting:
+                await mounted
+        # The footer lists the keys once the screen publishes its bindings again.
+        self.refresh_bindings()
+        self._rest_shown = True
+        s = self.session
+        self._show_upcoming(s.index if s.state != "finished" else None)
 
     def on_mount(self) -> None:
         self._countdown = self.query_one("#countdown", Digits)
@@ -210,12 +252,19 @@ class PlayerScreen(Screen[None]):
         self.refresh_view()
         self.set_interval(self.tapp.options.refresh_interval, self.refresh_view)
         self._run()
+        # The rest once the frame that shows the step is painted. Textual paints
+        # nothing while the app itself starts (its start-up is one batch of updates),
+        # so "after the next refresh" alone would still come before the first frame;
+        # the app's own queue is read only once that start is over, and from there the
+        # screen's next refresh is the first frame on the terminal.
+        self.app.call_later(self.call_after_refresh, self._mount_the_rest)
 
     def on_resize(self) -> None:
         # A small terminal keeps what matters: the digits, the step's bar, "Next" and
         # the keys. Long texts get fewer lines and the spacing goes (player.tcss).
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
-        self.query_one(Footer).show_command_palette = self.size.width >= NARROW_WIDTH
+        for footer in self.query(Footer):
+            footer.show_command_palette = self.size.width >= NARROW_WIDTH
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -460,8 +509,12 @@ class PlayerScreen(Screen[None]):
         self._show_upcoming(s.index if state != "finished" else None)
 
     def _show_upcoming(self, index: int | None) -> None:
-        """The segments after the next one: as many as the screen has room for."""
-        if index == self._upcoming_for:
+        """The segments after the next one: as many as the screen has room for.
+
+        Left out of the first frame (a dozen lines to wrap and draw that nobody
+        reads in the first second): shown with the footer's keys.
+        """
+        if index == self._upcoming_for or not self._rest_shown:
             return
         self._upcoming_for = index
         segments = self.session.timeline.segments

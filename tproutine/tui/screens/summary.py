@@ -17,6 +17,8 @@ from tproutine.routine.durations import format_clock as clock_text
 from tproutine.tui.screens.before_start import pain_text as _pain_prompt
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from tproutine.runtime import Runtime
     from tproutine.tui.app import TProutineApp
 
@@ -36,6 +38,8 @@ def saved_text(runtime: Runtime) -> str:
         return f"Not saved to history: {reason}"
     if not recorder.session_id:
         return "Ended before the first step: nothing to save."
+    if store.saving:
+        return "Saving to history…"
     if store.waiting:
         return (
             "Kept to be saved: another program holds the history's lock; "
@@ -97,6 +101,22 @@ class SummaryScreen(Screen[None]):
             yield Label(saved_text(self.runtime), id="summary-saved", markup=False)
             yield Label("enter: back to the library", classes="hint")
         yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        # The history's own thread may still be writing the end of the session, or
+        # waiting for another program's lock: the line follows it until it is saved.
+        self._saving: Timer | None = None
+        if self._show_saved():
+            self._saving = self.set_interval(0.2, self._show_saved)
+
+    def _show_saved(self) -> bool:
+        """Show whether the session is saved; whether that may still change."""
+        store = self.runtime.store
+        pending = store is not None and (store.saving or store.waiting)
+        if not pending and self._saving is not None:
+            self._saving.stop()
+        self.query_one("#summary-saved", Label).update(saved_text(self.runtime))
+        return pending
 
     def action_pain(self, value: int) -> None:
         if not self.ask_pain:

@@ -100,16 +100,23 @@ class DevicePanel(Widget):
         self.set_reactive(DevicePanel.status, status or DeviceStatus())
 
     def compose(self) -> ComposeResult:
+        # Built with what they show: the panel may be mounted as the app closes, when
+        # its children are not (nothing then to query in an on_mount).
+        status = self.status
         with Horizontal():
             yield Label("Device:", classes="device-title")
-            yield Label(id="device-state", markup=False)
-            yield Label(id="device-name", markup=False)
-            yield Label(id="device-readings", markup=False)
-        yield Meter(title="Intensity:", title_width=11, id="device-intensity")
-        yield Label(id="device-message", markup=False)
-
-    def on_mount(self) -> None:
-        self._show(self.status)
+            yield Label(state_words(status), id="device-state", markup=False)
+            yield Label(name_text(status), id="device-name", markup=False)
+            yield Label(readings_line(status), id="device-readings", markup=False)
+        yield Meter(
+            intensity_fraction(status),
+            intensity_text(status),
+            title="Intensity:",
+            title_width=11,
+            id="device-intensity",
+        )
+        message = one_line(status.message or "")
+        yield Label(message, id="device-message", markup=False, classes="" if message else "-empty")
 
     def watch_status(self, status: DeviceStatus) -> None:
         if self.is_mounted:
@@ -117,22 +124,35 @@ class DevicePanel(Widget):
 
     def _show(self, status: DeviceStatus) -> None:
         self.query_one("#device-state", Label).update(state_words(status))
-        name = status.name or ""
-        if status.profile and status.profile != name:
-            name = f"{name} ({status.profile})" if name else status.profile
-        # Its own words, apart from the state's: "connected, motor off · Massager". The
-        # name is what the device advertises: any control character is shown, not sent.
-        self.query_one("#device-name", Label).update(f"· {one_line(name)}" if name else "")
-        readings = readings_text(status)
-        self.query_one("#device-readings", Label).update(f"· {readings}" if readings else "")
+        self.query_one("#device-name", Label).update(name_text(status))
+        self.query_one("#device-readings", Label).update(readings_line(status))
         meter = self.query_one("#device-intensity", Meter)
-        if status.percent is not None:
-            meter.value = status.percent / 100
-        elif status.level is not None and status.max_level:
-            meter.value = status.level / status.max_level
-        else:
-            meter.value = 0.0
+        meter.value = intensity_fraction(status)
         meter.label = intensity_text(status)
         message = self.query_one("#device-message", Label)
         message.update(one_line(status.message or ""))
         message.set_class(not status.message, "-empty")
+
+
+def name_text(status: DeviceStatus) -> str:
+    """``· name (profile)``: its own words, apart from the state's ("connected, motor off
+    · Massager"). The name is what the device advertises: any control character is
+    shown, not sent."""
+    name = status.name or ""
+    if status.profile and status.profile != name:
+        name = f"{name} ({status.profile})" if name else status.profile
+    return f"· {one_line(name)}" if name else ""
+
+
+def readings_line(status: DeviceStatus) -> str:
+    readings = readings_text(status)
+    return f"· {readings}" if readings else ""
+
+
+def intensity_fraction(status: DeviceStatus) -> float:
+    """How full the intensity bar is (0..1)."""
+    if status.percent is not None:
+        return status.percent / 100
+    if status.level is not None and status.max_level:
+        return status.level / status.max_level
+    return 0.0
