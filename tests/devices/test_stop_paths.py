@@ -353,6 +353,11 @@ def where(signum, frame):
 
 
 signal.signal(signal.SIGUSR1, where)
+# Ctrl-C as Python has it in a terminal. A process started in the background
+# by a shell without job control (`cmd &` in a script, as a CI runner may do)
+# inherits SIGINT ignored, and Python then leaves it ignored: asyncio.run would
+# install no handler, and the SIGINT below would do nothing at all.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from tproutine.devices.controller import DeviceController
 from tproutine.routine import load_timeline
