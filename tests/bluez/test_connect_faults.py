@@ -5,8 +5,9 @@ answer to BlueZ's transient errors; see docs/design.md for why the app keeps
 its own loop): links the controller could not establish (lost with 0x3E
 as they came up: on Linux 6.1 and BlueZ 5.66 a disconnect during service
 discovery), a second client connecting to the same device at the same time
-(``InProgress``), and a connection left behind by a killed process (the
-device is connected, so it no longer advertises).
+(``InProgress``), a connection left behind by a killed process (the
+device is connected, so it no longer advertises), and services that changed
+under the same address (BlueZ's cache).
 """
 
 from __future__ import annotations
@@ -135,3 +136,39 @@ def test_a_connection_left_behind_by_a_killed_program(air: OnAir, tmp_path: Path
     )  # fmt: skip
     assert code == 0, (out, err)
     assert motor_on(air.records()), (out, err, air.records())
+
+
+def test_a_device_whose_services_changed_is_read_anew(radio: Radio, tmp_path: Path) -> None:
+    """BlueZ keeps a device's services by its address (``Cache = always``); after a
+    firmware update the same address offers others (here the Lovense profile's
+    second GATT layout). The app must write where the device is now, not where
+    the cache says it was."""
+    from tests.bluez.vmkit import fresh_address
+    from tproutine.devices.profile import load_profiles
+
+    lovense = load_profiles()["lovense"]
+    address = fresh_address()
+    writes: list[list[dict[str, object]]] = []
+    for layout in (0, 1):
+        air = radio.on_air(
+            tmp_path / f"layout{layout}.jsonl", profile=lovense, layout=layout, address=address
+        )
+        try:
+            code, out, err = info(air, tmp_path)
+            assert code == 0, (layout, out, err)
+            records = air.wait_for(
+                lambda r: any(w["kind"] == "stop" for w in events(r, "write")),
+                f"the stop on layout {layout}",
+            )
+            writes.append(events(records, "write"))
+        finally:
+            air.stop()
+    # `devices info` makes sure the motor is off as it connects (and asks this
+    # model for its battery): every write reached the device, on the services it
+    # offered each time, none refused.
+    chars = [{w["char"] for w in seen} for seen in writes]
+    assert chars == [
+        {"0000fff2-0000-1000-8000-00805f9b34fb"},
+        {"6e400002-b5a3-f393-e0a9-e50e24dcca9e"},
+    ], writes
+    assert not any("rejected" in w for seen in writes for w in seen), writes
