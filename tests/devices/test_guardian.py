@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,14 @@ import pytest
 
 from tproutine.devices.adapters import parse_adapter
 from tproutine.devices.controller import DeviceController
+from tproutine.devices.controller_base import Report
 from tproutine.devices.guardian import Guardian, Ward, guards, stop, watch
 from tproutine.devices.sim import serve
 from tproutine.devices.sim.massager import MassagerLog, VirtualMassager
 from tproutine.engine.clock import FakeClock
 from tproutine.engine.events import Event
 from tproutine.engine.session import Session
+from tproutine.routine.timeline import Timeline
 
 from .simkit import eventually, on, profile, timeline
 from .simproc import TIMEOUT, env, read, run, sim_process, wait_log
@@ -319,19 +321,28 @@ async def sim_server() -> AsyncIterator[tuple[int, VirtualMassager, io.StringIO]
         await server.close()
 
 
+async def connected_app(
+    port: int, tl: Timeline, *listeners: Callable[[Event], None], report: Report | None = None
+) -> tuple[DeviceController, Session]:
+    """The app's side: a controller for the simulator at ``port`` (so with a
+    guardian), connected before the clock of a session of ``tl`` starts (a fake
+    clock); ``listeners`` hear the session's events from its first."""
+    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0, report=report)
+    session = Session(tl, FakeClock(), countdown=0)
+    for listener in (*listeners, ctl.on_event):
+        session.subscribe(listener)
+    assert await ctl.connect_first(session, 10.0) is None
+    return ctl, session
+
+
 async def test_the_guardian_never_touches_a_living_apps_device_and_leaves_with_it(
     sim_server: tuple[int, VirtualMassager, io.StringIO],
 ) -> None:
     port, massager, text = sim_server
-    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0)
-    clock = FakeClock()
-    session = Session(timeline(("massage", 60, on(40))), clock, countdown=0)
     events: list[Event] = []
-    session.subscribe(events.append)
-    session.subscribe(ctl.on_event)
+    ctl, session = await connected_app(port, timeline(("massage", 60, on(40))), events.append)
     task: asyncio.Task[Any] | None = None
     try:
-        assert await ctl.connect_first(session, 10.0) is None
         pid = ctl.guardian_pid
         assert pid is not None and Path(f"/proc/{pid}").exists()
         task = asyncio.get_running_loop().create_task(session.run())
@@ -362,10 +373,9 @@ async def test_a_stop_the_app_could_not_get_through_is_handed_to_the_guardian(
 ) -> None:
     port, massager, _text = sim_server
     reports: list[str] = []
-    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0, report=reports.append)
-    session = Session(timeline(("massage", 60, on(40))), FakeClock(), countdown=0)
-    session.subscribe(ctl.on_event)
-    assert await ctl.connect_first(session, 10.0) is None
+    ctl, session = await connected_app(
+        port, timeline(("massage", 60, on(40))), report=reports.append
+    )
     pid = ctl.guardian_pid
     assert pid is not None
     task = asyncio.get_running_loop().create_task(session.run())
@@ -463,11 +473,8 @@ async def test_a_motor_switched_on_with_the_devices_button_is_guarded_too(
     sim_server: tuple[int, VirtualMassager, io.StringIO],
 ) -> None:
     port, massager, _text = sim_server
-    ctl = DeviceController(f"tcp:127.0.0.1:{port}", "auto", scan_timeout=5.0)
     # A step that does not use the device: the app leaves the motor off.
-    session = Session(timeline(("hold", 600, None)), FakeClock(), countdown=0)
-    session.subscribe(ctl.on_event)
-    assert await ctl.connect_first(session, 10.0) is None
+    ctl, session = await connected_app(port, timeline(("hold", 600, None)))
     task = asyncio.get_running_loop().create_task(session.run())
     guard = ctl._guardian
     assert guard is not None and guard.pid is not None
