@@ -19,8 +19,8 @@ demo: install
 	$(BIN)/tproutine demo
 
 lint: install
-	$(BIN)/ruff check tproutine tests bench
-	$(BIN)/ruff format --check tproutine tests bench
+	$(BIN)/ruff check tproutine tests bench tools
+	$(BIN)/ruff format --check tproutine tests bench tools
 
 typecheck: install
 	$(BIN)/mypy

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from tproutine.engine.clock import FakeClock
@@ -82,7 +83,10 @@ def test_the_stand_in_is_what_the_runtime_expects() -> None:
     assert isinstance(device, DeviceLink) and isinstance(device, ConnectsFirst)
 
 
-async def test_not_ready_then_start_without_it(make: AppFactory, clock: FakeClock) -> None:
+@pytest.mark.parametrize("key", ["enter", "w"])
+async def test_not_ready_then_start_without_it(
+    make: AppFactory, clock: FakeClock, key: str
+) -> None:
     device = WaitingDevice("the device was not found within 7 s on \x1b[31mRadio")
     app = make(settings=QUIET, controller=device)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -94,7 +98,7 @@ async def test_not_ready_then_start_without_it(make: AppFactory, clock: FakeCloc
         # The reason is one line of someone else's text: shown, never obeyed.
         assert "not found within 7 s on ␛[31mRadio" in text
         assert player.session.state == "idle"  # no routine time has passed
-        await pilot.press("enter")
+        await pilot.press(key)
         await settle(pilot)
         assert app.screen is player and player.session.state == "running"
         assert device.started == [player.session]
@@ -128,7 +132,7 @@ async def test_not_ready_and_back_records_nothing(make: AppFactory) -> None:
         assert sessions(app) == []
 
 
-async def test_while_connecting_the_player_says_so_and_enter_starts_without_it(
+async def test_while_connecting_the_player_says_so_and_w_starts_without_it(
     make: AppFactory,
 ) -> None:
     device = WaitingDevice("wait")
@@ -138,9 +142,14 @@ async def test_while_connecting_the_player_says_so_and_enter_starts_without_it(
         assert app.screen is player
         text = flat(screen_text(app))
         assert "Connecting the device…" in text
-        assert "Connecting to Fake massager (up to 7 s)… enter: start without it · q: end" in text
+        assert "Connecting to Fake massager (up to 7 s)… w: start without it · q: end" in text
         assert player.session.state == "idle"
+        # Enter, pressed once more after the screen before was confirmed, does not
+        # give up the device.
         await pilot.press("enter")
+        await settle(pilot)
+        assert device.cancelled == 0 and player.session.state == "idle"
+        await pilot.press("w")
         await settle(pilot)
         assert device.cancelled == 1
         assert player.session.state == "running"

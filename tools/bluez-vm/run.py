@@ -206,7 +206,8 @@ def write_job(out: Path, pytest_args: list[str], command: str | None) -> None:
     )
     (out / "job.sh").write_text(
         "# Written by tools/bluez-vm/run.py; run by the guest's init in /mnt/src.\n"
-        "export TPROUTINE_BLUEZ_VM=1 TPROUTINE_BLUEZ_OUT=/mnt/out HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis\n"
+        "export TPROUTINE_BLUEZ_VM=1 TPROUTINE_BLUEZ_OUT=/mnt/out"
+        " HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis\n"
         f"{run}\n",
         encoding="utf-8",
     )
@@ -277,10 +278,7 @@ def main() -> int:
         say("/dev/kvm is not usable here")
         accels.remove("kvm")
     elif args.accel == "auto" and failed_before.exists():
-        say(
-            f"KVM did not boot on this host before ({failed_before.name}); "
-            "--accel kvm tries again"
-        )
+        say(f"KVM did not boot on this host before ({failed_before.name}); --accel kvm tries again")
         accels.remove("kvm")
     if args.no_tcg and "tcg" in accels:
         accels.remove("tcg")

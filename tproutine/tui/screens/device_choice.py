@@ -20,14 +20,16 @@ from tproutine.safetext import one_line
 
 DeviceChoice = Literal["timer", "retry", "back"]
 
-CHOICE_HINT = "enter: start without the device    r: try again    escape: back"
+CHOICE_HINT = "enter or w: start without the device    r: try again    escape: back"
 
 
 class DeviceChoiceScreen(ModalScreen[DeviceChoice]):
-    """Start as a timer (enter), try again (r) or go back (escape)."""
+    """Start as a timer (enter or w), try again (r) or go back (escape)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "choose('timer')", "Start without it"),
+        # The key that says the same while the Player waits for the device.
+        Binding("w", "choose('timer')", "Start without it", show=False),
         Binding("r", "choose('retry')", "Try again"),
         Binding("escape", "choose('back')", "Back"),
     ]

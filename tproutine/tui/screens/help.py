@@ -54,6 +54,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("+, -", "intensity up or down 10% for the rest of the session"),
             ("s, escape", "stop the motor now; it stays off until you press s again"),
             ("q", "end the session (asks first, paused meanwhile: y or enter ends, n goes on)"),
+            ("w", "while the device connects: start without it (the timer only)"),
         ),
     ),
     (

@@ -142,7 +142,9 @@ class PlayerScreen(Screen[None]):
         Binding("plus", "intensity(1)", "+10%", key_display="+"),
         Binding("equals_sign", "intensity(1)", "+10%", show=False),
         Binding("minus", "intensity(-1)", "-10%", key_display="-"),
-        Binding("enter", "start_now", "Start without the device"),
+        # Not enter: enter confirmed the screen before this one, and a second press
+        # of it (or a held key) must not choose to go on without the device.
+        Binding("w", "start_now", "Start without the device"),
     ]
 
     def __init__(self, runtime: Runtime) -> None:
@@ -295,7 +297,7 @@ class PlayerScreen(Screen[None]):
     async def _connect_first(self) -> bool:
         """Get the device ready before the clock starts; whether to start the session.
 
-        While it connects the Player says so (enter starts without it, q ends); if it
+        While it connects the Player says so (w starts without it, q ends); if it
         is not ready in time the person chooses: without it, try again, or back.
         """
         from tproutine.tui.screens.device_choice import DeviceChoiceScreen
@@ -334,7 +336,7 @@ class PlayerScreen(Screen[None]):
         self._connecting = text
         line = self.query_one("#connect-line", Label)
         if text is not None:
-            line.update(f"{one_line(text)}  enter: start without it · q: end")
+            line.update(f"{one_line(text)}  w: start without it · q: end")
         line.set_class(text is None, "-hidden")
         self.refresh_bindings()
         self.refresh_view()
