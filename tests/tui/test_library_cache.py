@@ -275,16 +275,38 @@ async def test_run_file_builds_the_library_only_when_it_is_shown(
     app = make(start=timeline, yes=True, settings=Settings(pain_prompts=False))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert isinstance(app.screen, PlayerScreen)
-        library = app.screen_stack[0]
-        assert isinstance(library, LibraryScreen) and not library.children
+        # The Player is the first and only screen: no Library under it.
+        assert isinstance(app.screen, PlayerScreen) and len(app.screen_stack) == 1
         assert app.entries is None  # nothing read for a screen nobody sees
         await pilot.press("q", "y")
         await pilot.pause()
         await pilot.press("enter")  # the summary, back to the Library
         await library_ready(pilot)
-        assert isinstance(app.screen, LibraryScreen)
+        assert isinstance(app.screen, LibraryScreen) and len(app.screen_stack) == 1
         assert "3 routines" in screen_text(app)
+
+
+async def test_run_file_that_asks_first_asks_over_a_library_built_later(
+    make: AppFactory, xdg: Path
+) -> None:
+    from tproutine.routine import load_timeline
+    from tproutine.tui.screens.before_start import BeforeStartScreen
+
+    timeline = load_timeline(DATA / "calf-massage.yaml")
+    app = make(start=timeline, settings=Settings(pain_prompts=True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, BeforeStartScreen)
+        library = app.screen_stack[0]
+        assert isinstance(library, LibraryScreen) and not library.children
+        await pilot.press("enter")  # no rating: start
+        await pilot.pause()
+        assert isinstance(app.screen, PlayerScreen)
+        await pilot.press("q", "y")
+        await pilot.pause()
+        await pilot.press("enter")  # the summary, back to the Library under it all
+        await library_ready(pilot)
+        assert app.screen is library and "3 routines" in screen_text(app)
 
 
 # --- 1,000 routines -------------------------------------------------------------------

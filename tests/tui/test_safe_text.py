@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tproutine.commands.app import _run
 from tproutine.devices.status import DeviceStatus
+from tproutine.engine.clock import FakeClock
 from tproutine.tui.app import AppOptions, TProutineApp, make_app
 from tproutine.tui.widgets.device_panel import DevicePanel
 
@@ -93,3 +94,26 @@ class _Crashing(TProutineApp):
 def test_an_exception_that_ends_the_app_is_not_a_success(xdg: Path) -> None:
     app = _Crashing(_options(xdg))
     assert _run(app, headless=True) == 1
+
+
+async def test_run_file_says_the_settings_mistakes_found_while_its_player_is_built(
+    xdg: Path, clock: FakeClock
+) -> None:
+    # `run FILE` builds the Player as the app's first screen and reads the settings
+    # for it, before any screen exists to show a notification on.
+    from dataclasses import replace
+
+    from tproutine.routine import load_timeline
+    from tproutine.tui.screens.player import PlayerScreen
+
+    config = xdg / "config" / "tproutine" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('max_intensity = "[/x]"\n', encoding="utf-8")
+    timeline = load_timeline(DATA / "calf-massage.yaml")
+    options = replace(_options(xdg), start=timeline, yes=True, clock_factory=lambda: clock)
+    app = make_app(options)
+    async with app.run_test(size=(120, 32), notifications=True) as pilot:
+        await wait_for(pilot, "the warning", lambda: any("is not a number" in s for s in said(app)))
+        assert isinstance(app.screen, PlayerScreen) and len(app.screen_stack) == 1
+        assert app.settings.max_intensity == 20.0  # the cap the Player's session has
+        assert app.runtime is not None and app.runtime.session.max_intensity == 20.0

@@ -11,7 +11,7 @@ import pytest
 from tproutine.commands.app import _collector_off_until_first_paint
 from tproutine.engine.clock import FakeClock
 
-from .conftest import DATA, AppFactory, advance, library_ready, settle, wait_for
+from .conftest import DATA, AppFactory, advance, library_ready, screen_text, settle, wait_for
 
 
 @pytest.fixture
@@ -184,6 +184,9 @@ async def test_the_footer_and_an_unused_device_panel_come_after_the_first_frame_
         kept["device"] = screen.query_one("#device-later").region
         kept["upcoming"] = screen.query_one("#upcoming").region
         assert not screen.query(Footer) and not str(screen.query_one("#upcoming").render())
+        # The places draw nothing of their own (a bare Widget draws its name).
+        first_frame = screen_text(app)
+        assert "later" not in first_frame and "Widget" not in first_frame
         await real(screen)
 
     monkeypatch.setattr(PlayerScreen, "_mount_the_rest", spy)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tproutine.settings import Settings
     from tproutine.tui.catalog import RoutineEntry
     from tproutine.tui.controller import Controller
+    from tproutine.tui.screens.player import PlayerScreen
 
 _HERE = Path(__file__).resolve().parent
 
@@ -156,6 +157,7 @@ class TProutineApp(App[int]):
         self._own_store = store is None
         self._unsubscribe: Any = None
         self._start_logged = False
+        self._begun = False  # `run FILE`'s routine is under way (the Player is built)
         if store is None and options.start is not None:
             # `run FILE` records a session at once: the history opens on its own
             # thread while Textual starts and the Player is built, not in front of them.
@@ -164,10 +166,34 @@ class TProutineApp(App[int]):
     # ------------------------------------------------------------------ set-up
 
     def get_default_screen(self) -> Screen[Any]:
+        start = self.options.start
+        if start is not None and not self._asks_first(start):
+            # `run FILE` with nothing to ask first: the Player is the app's first
+            # screen, so that Textual builds, styles and draws one screen before the
+            # first frame rather than two; the Library follows the session
+            # (back_to_library). Called before on_mount, once.
+            self._begun = True
+            player = self.open_player(start, start.source, pain_before=None, show=False)
+            if player is not None:
+                # Textual gives a pushed screen a result callback and drops it when
+                # the screen is switched away (to the Summary); a first screen has
+                # none, and switch_screen would fail on it (textual 8.2).
+                player._push_result_callback(self, None)
+                return player
         # Imported here: `run FILE` shows the Player first, the Library only later.
         from tproutine.tui.screens.library import LibraryScreen
 
         return LibraryScreen()
+
+    def back_to_library(self) -> None:
+        """Close the screen on top and show the Library: the one under it, or a new
+        one when `run FILE` began with the Player as the first screen."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+            return
+        from tproutine.tui.screens.library import LibraryScreen
+
+        self.switch_screen(LibraryScreen(now=True))
 
     @property
     def settings(self) -> Settings:
@@ -205,7 +231,8 @@ class TProutineApp(App[int]):
                 )
         if self.options.save_theme:
             self.theme_changed_signal.subscribe(self, self._remember_theme)
-        if self.controller is not None:
+        if self.controller is not None and self._unsubscribe is None:
+            # (A controller built for `run FILE`'s first screen subscribed already.)
             self._unsubscribe = self.controller.subscribe(self._controller_status)
         # The full settings after the first paint (their problems are said then).
         self.call_after_refresh(lambda: self.settings)
@@ -213,8 +240,9 @@ class TProutineApp(App[int]):
             # After the first paint: the controller loads bleak and the virtual massager
             # loads Bumble, which must not delay the Library.
             self.call_after_refresh(self._connect_demo)
-        if self.options.start is not None:
-            # `run FILE`: the Player is the first screen painted, not the Library.
+        if self.options.start is not None and not self._begun:
+            # `run FILE` with a question first (safety list, pain rating): asked over
+            # the Library, which is built only once it is shown.
             self.begin(self.options.start, self.options.start.source)
 
     def _remember_theme(self, theme: Any) -> None:
@@ -410,11 +438,7 @@ class TProutineApp(App[int]):
         elif easier:
             timeline = self.eased(timeline) or timeline
         ask_pain = self.settings.pain_prompts
-        safety = bool(timeline.warnings or timeline.avoid_if)
-        if self.options.yes and timeline is self.options.start:
-            safety = False
-            ask_pain = False
-        if not safety and not ask_pain:
+        if not self._asks_first(timeline):
             self.open_player(timeline, source, pain_before=None)
             return
 
@@ -430,6 +454,13 @@ class TProutineApp(App[int]):
 
         self.push_screen(BeforeStartScreen(timeline, ask_pain=ask_pain), chosen)
 
+    def _asks_first(self, timeline: Timeline) -> bool:
+        """Whether the Before-start modal has something to ask (safety items, or the
+        pain rating the settings want); not for the routine `run FILE --yes` named."""
+        if self.options.yes and timeline is self.options.start:
+            return False
+        return bool(timeline.warnings or timeline.avoid_if) or self.settings.pain_prompts
+
     def eased(self, timeline: Timeline) -> Timeline | None:
         """The routine "easier today" (time ×0.75, pressure −1, device −10 points); None
         (and a notification) when its file cannot be read again."""
@@ -443,15 +474,21 @@ class TProutineApp(App[int]):
             return None
 
     def open_player(
-        self, timeline: Timeline, source: str | None, *, pain_before: int | None
-    ) -> None:
-        """Build the session with the shared runtime builder and show the Player."""
+        self,
+        timeline: Timeline,
+        source: str | None,
+        *,
+        pain_before: int | None,
+        show: bool = True,
+    ) -> PlayerScreen | None:
+        """Build the session with the shared runtime builder and show the Player
+        (``show``; otherwise the caller shows it). None if a session runs already."""
         from tproutine.runtime import DeviceLink, build_runtime
         from tproutine.tui.screens.player import PlayerScreen
 
         if self.runtime is not None and self.runtime.session.state != "finished":
             self.notify("A session is already running.", severity="warning")
-            return
+            return None
         # The app's one controller drives every session (it stays connected between
         # them); it is built only for a routine that uses the device, or once it exists.
         controller = self.ensure_controller() if timeline.uses_device else self.controller
@@ -485,7 +522,10 @@ class TProutineApp(App[int]):
             preview=self.options.speed != 1.0,
         )
         self.runtime = runtime
-        self.push_screen(PlayerScreen(runtime))
+        player = PlayerScreen(runtime)
+        if show:
+            self.push_screen(player)
+        return player
 
     def stop_motor(self) -> None:
         """Motor off now: through the session when one runs, and at the controller."""

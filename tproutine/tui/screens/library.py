@@ -174,12 +174,13 @@ class LibraryScreen(Screen[None]):
         Binding("e", "start_easier", "Easier today"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, *, now: bool = False) -> None:
+        """``now``: shown at once (after `run FILE`'s session), so built at once."""
         super().__init__()
         self._shown: list[RoutineEntry] = []
         self._loading = False  # the library is being read (or was)
         self._built = False  # composed (not yet under `run FILE`'s Player)
-        self._wanted = False  # shown: compose it whatever the options say
+        self._wanted = now  # shown: compose it whatever the options say
         self._reading = False  # the worker still reads files that were not in the cache
         # What the list shows: every entry read so far. The app's `entries` is set
         # once the whole library is read.

@@ -91,6 +91,16 @@ def details_line(seg: Segment) -> str:
     return " · ".join(parts)
 
 
+class Reserved(Widget):
+    """The place of a part mounted after the first frame: blank, in its colours.
+
+    (A bare Widget draws its own name, "Widget#footer-later", in that frame.)
+    """
+
+    def render(self) -> str:
+        return ""
+
+
 class ConfirmEndScreen(ModalScreen[bool]):
     """ "End this session?": y or enter ends it, n or escape returns."""
 
@@ -204,13 +214,13 @@ class PlayerScreen(Screen[None]):
             yield Label("", id="next-line", markup=False)
             yield Static("", id="upcoming", markup=False)
         if self._panel_later:
-            later = Widget(id="device-later")
+            later = Reserved(id="device-later")
             # The panel's rows: its state, its bar, and its message when it has one.
             later.styles.height = 4 if self.tapp.device_status.message else 3
             yield later
         else:
             yield DevicePanel(self.tapp.device_status, id="device")
-        yield Widget(id="footer-later")
+        yield Reserved(id="footer-later")
 
     @property
     def _panel_later(self) -> bool:
@@ -284,7 +294,7 @@ class PlayerScreen(Screen[None]):
             if not await self._connect_first():
                 self.session.stop()  # never started: nothing is recorded
                 if self.app.screen is self:
-                    self.app.pop_screen()
+                    self.tapp.back_to_library()
                 return
             await self.runtime.run()
         except Exception as exc:

@@ -129,4 +129,4 @@ class SummaryScreen(Screen[None]):
             self.runtime.set_pain_after(self.pain)
         if self.tapp.runtime is self.runtime:
             self.tapp.runtime = None
-        self.dismiss()
+        self.tapp.back_to_library()
