@@ -310,12 +310,12 @@ class PlayerScreen(Screen[None]):
         While it connects the Player says so (w starts without it, q ends); if it
         is not ready in time the person chooses: without it, try again, or back.
         """
-        from tproutine.tui.screens.device_choice import DeviceChoiceScreen
-
         bound = self.tapp.connect_timeout
         text = self.runtime.connecting_text(bound)
         if text is None:
             return True
+        from tproutine.tui.screens.device_choice import DeviceChoiceScreen
+
         loop = asyncio.get_running_loop()
         while True:
             waiting: asyncio.Future[bool] = loop.create_future()
