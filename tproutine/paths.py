@@ -11,6 +11,7 @@ slower. Nothing is written anywhere else.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import platformdirs
@@ -56,6 +57,19 @@ def user_routines_dir() -> Path:
 def user_adjustments_dir() -> Path:
     """Adjustment files (``tproutine-adjust/1``) that apply to the routines they name."""
     return data_dir() / "adjustments"
+
+
+def has_adjustments() -> bool:
+    """Whether the person's library holds any adjustment file (one folder listing).
+
+    Without one a routine runs as its file says, and is read without the
+    adjustments' code (which loads pydantic).
+    """
+    try:
+        with os.scandir(user_adjustments_dir()) as found:
+            return any(e.name.endswith((".yaml", ".yml")) for e in found)
+    except OSError:
+        return False
 
 
 def user_devices_dir() -> Path:

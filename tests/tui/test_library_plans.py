@@ -98,6 +98,30 @@ async def test_an_adjusted_routine_says_so_and_runs_adjusted(make: AppFactory, x
         assert app.screen.session.timeline.segments[1].pressure == 4
 
 
+async def test_without_adjustment_files_it_runs_what_the_library_just_read(
+    make: AppFactory, xdg: Path, monkeypatch: Any
+) -> None:
+    # The file is read and checked once at the start, without the adjustments' code
+    # (which loads pydantic: a pause at the first start of the day).
+    from tproutine.routine import adjust
+    from tproutine.settings import Settings
+
+    def not_needed(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("read again for adjustments that do not exist")
+
+    monkeypatch.setattr(adjust, "timeline_for", not_needed)
+    folder = library(xdg / "routines")
+    app = make(routine_dirs=((folder, "yours"),), settings=Settings(pain_prompts=False))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await plans_ready(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PlayerScreen)
+        assert screen.session.timeline.name == "A daily one"
+        assert screen.session.timeline.adjustment is None
+
+
 async def test_e_starts_it_easier_today(make: AppFactory, xdg: Path) -> None:
     from tproutine.settings import Settings
 

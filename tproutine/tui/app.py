@@ -426,7 +426,16 @@ class TProutineApp(App[int]):
         A routine from the Library is read again with the adjustment in the person's
         library (if any); ``easier`` makes it "easier today" on top.
         """
-        if source is not None and timeline is not self.options.start:
+        from tproutine import paths
+
+        if (
+            source is not None
+            and timeline is not self.options.start
+            and (easier or paths.has_adjustments())
+        ):
+            # Read again with the person's adjustment for it (the Library's timeline is
+            # the file as written, read and checked just now: with no adjustment file
+            # at all, that is what runs, and the adjustments' code is not loaded).
             from tproutine.routine.adjust import timeline_for
             from tproutine.yamlsafe import LoadError
 
