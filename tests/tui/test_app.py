@@ -125,6 +125,34 @@ async def test_settings_theme_is_applied_and_a_new_pick_is_saved(
     assert load_settings().theme == "gruvbox"
 
 
+@pytest.mark.parametrize("first", ["library", "player"])
+async def test_the_persons_theme_is_the_first_style_not_a_restyle(
+    make: AppFactory, monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    # Set after the first screen was built, a theme re-parses all the CSS and
+    # restyles every widget before the first frame (35-45 ms of every start).
+    from textual.app import App
+
+    refreshes: list[str] = []
+    real = App.refresh_css
+
+    def counted(app: App[Any], animate: bool = True) -> None:
+        refreshes.append(app.theme)
+        real(app, animate)
+
+    monkeypatch.setattr(App, "refresh_css", counted)
+    start = load_timeline(DATA / "desk-neck.yaml") if first == "player" else None
+    app = make(settings=Settings(theme="nord", pain_prompts=False), start=start, yes=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.theme == "nord" and app.current_theme.name == "nord"
+        assert app.get_css_variables()["primary"] == app.current_theme.primary
+        assert refreshes == []
+        app.theme = "gruvbox"  # a pick in the palette restyles, as it must
+        await pilot.pause()
+        assert refreshes == ["gruvbox"]
+
+
 async def test_an_unknown_theme_is_reported_not_fatal(make: AppFactory) -> None:
     app = make(settings=Settings(theme="no-such-theme"))
     async with app.run_test(size=(80, 24)) as pilot:
