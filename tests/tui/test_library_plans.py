@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from tproutine import paths
 from tproutine.history.store import HistoryStore
+from tproutine.settings import Settings
 from tproutine.tui.screens.before_start import BeforeStartScreen
 from tproutine.tui.screens.library import LibraryScreen
 from tproutine.tui.screens.player import PlayerScreen
@@ -98,41 +99,41 @@ async def test_an_adjusted_routine_says_so_and_runs_adjusted(make: AppFactory, x
         assert app.screen.session.timeline.segments[1].pressure == 4
 
 
+QUIET = Settings(pain_prompts=False)
+
+
+async def started(pilot: Pilot[Any], key: str) -> PlayerScreen:
+    """The Player, once ``key`` started the highlighted routine from the Library."""
+    await plans_ready(pilot)
+    await pilot.press(key)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, PlayerScreen)
+    return screen
+
+
 async def test_without_adjustment_files_it_runs_what_the_library_just_read(
     make: AppFactory, xdg: Path, monkeypatch: Any
 ) -> None:
     # The file is read and checked once at the start, without the adjustments' code
     # (which loads pydantic: a pause at the first start of the day).
     from tproutine.routine import adjust
-    from tproutine.settings import Settings
 
     def not_needed(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("read again for adjustments that do not exist")
 
     monkeypatch.setattr(adjust, "timeline_for", not_needed)
-    folder = library(xdg / "routines")
-    app = make(routine_dirs=((folder, "yours"),), settings=Settings(pain_prompts=False))
+    app = make(routine_dirs=((library(xdg / "routines"), "yours"),), settings=QUIET)
     async with app.run_test(size=(120, 30)) as pilot:
-        await plans_ready(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, PlayerScreen)
+        screen = await started(pilot, "enter")
         assert screen.session.timeline.name == "A daily one"
         assert screen.session.timeline.adjustment is None
 
 
 async def test_e_starts_it_easier_today(make: AppFactory, xdg: Path) -> None:
-    from tproutine.settings import Settings
-
-    folder = library(xdg / "routines")
-    app = make(routine_dirs=((folder, "yours"),), settings=Settings(pain_prompts=False))
+    app = make(routine_dirs=((library(xdg / "routines"), "yours"),), settings=QUIET)
     async with app.run_test(size=(120, 30)) as pilot:
-        await plans_ready(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, PlayerScreen)
+        screen = await started(pilot, "e")
         hold = screen.session.timeline.segments[1]
         assert (hold.duration_s, hold.pressure) == (30.0, 4)  # 40 s × 0.75, pressure 5 − 1
         assert "A daily one · adjusted" in screen_text(app)
