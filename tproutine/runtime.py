@@ -249,9 +249,14 @@ class Runtime:
         later, self._later = self._later, None
         if later is None:
             return
-        from tproutine.history.recorder import HistoryRecorder
+        try:
+            from tproutine.history.recorder import HistoryRecorder
 
-        store = later.open_store()
+            store = later.open_store()
+        except Exception as exc:
+            # A history problem never stops a routine (nor its close): it goes unrecorded.
+            self.report(f"history: this session cannot be saved: {exc}")
+            return
         store.mark_interrupted()
         recorder = HistoryRecorder(
             self.timeline, later.file, later.pain_before, store, preview=later.preview

@@ -195,6 +195,22 @@ async def test_events_held_for_a_while_keep_their_dates(
     assert [at for _, at in segments] == [earlier, earlier, NOW]
 
 
+async def test_a_history_that_cannot_be_built_is_said_and_the_session_runs() -> None:
+    reports: list[str] = []
+
+    def broken() -> HistoryStore:
+        raise OSError("no such folder")
+
+    rt = build_runtime(TL, clock=FakeClock(), history_later=broken, report=reports.append)
+    async with rt:
+        task = await run_to(rt, None)
+        assert await task == "completed"
+    assert rt.store is None and rt.recorder is None and not rt.history_waiting
+    rt.set_pain_after(2)
+    rt.close()
+    assert reports == ["history: this session cannot be saved: no such folder"]
+
+
 def test_replay_dates_each_event_by_its_age(tmp_path: Path) -> None:
     dates: list[datetime] = []
     with HistoryStore.open(tmp_path / "h.sqlite3") as store:
