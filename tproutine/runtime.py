@@ -6,7 +6,9 @@ seam, cues, the ``--events`` log and the plain text output all subscribe to
 one :class:`~tproutine.engine.session.Session`.
 
 Nothing here imports Textual, bleak or Bumble; a device controller is handed in
-from outside (see :class:`DeviceLink` and :func:`open_device`).
+from outside (see :class:`DeviceLink` and :func:`open_device`). Nor the history,
+until a recorder is built: the TUI's ``run FILE`` builds it after its first frame
+and the session's events wait for it (:class:`HistoryLater`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tproutine.engine.clock import Clock, RealClock
 from tproutine.engine.cues import CueOutput
@@ -26,10 +30,14 @@ from tproutine.engine.eventlog import EventLog
 from tproutine.engine.events import Event, SessionStatus
 from tproutine.engine.plain import PlainOutput
 from tproutine.engine.session import Session
-from tproutine.history.recorder import HistoryRecorder
-from tproutine.history.store import HistoryStore
 from tproutine.routine.timeline import Timeline
 from tproutine.settings import Settings
+
+if TYPE_CHECKING:
+    # Imported when a recorder is built: sqlite3 and the store cost the TUI's `run FILE`
+    # 10-15 ms before its first frame (see build_runtime's ``history_later``).
+    from tproutine.history.recorder import HistoryRecorder
+    from tproutine.history.store import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -144,11 +152,31 @@ class AfterTheDevice:
                 log.exception("a session listener failed on %s", event.event)
 
 
+@dataclass(eq=False)
+class HistoryLater:
+    """A recorder still to be built, and the session's events until it is.
+
+    The TUI's ``run FILE`` paints the Player before it imports the history (sqlite3,
+    the store) and builds the recorder; a session that starts meanwhile loses
+    nothing: its events are kept here, in order, each with the moment it came
+    (:func:`time.monotonic`), and handed to the recorder once it exists
+    (:meth:`Runtime.attach_history`).
+    """
+
+    open_store: Callable[[], HistoryStore]
+    file: str | None
+    pain_before: int | None
+    preview: bool
+    held: list[tuple[Event, float]] = field(default_factory=list)
+
+
 class Runtime:
     """A session with its listeners, ready to run; ``async with`` closes the listeners.
 
     After the session, ``set_pain_after`` records the "pain now" rating and
-    ``close`` closes the history.
+    ``close`` closes the history. A history built later (``history_later``) is
+    attached by :meth:`attach_history`, or at the latest when anything reads
+    :attr:`store` or :attr:`recorder`, or the session closes.
     """
 
     def __init__(
@@ -166,13 +194,15 @@ class Runtime:
         plain: PlainOutput | None,
         device: DeviceLink | None,
         owns_store: bool = True,
+        history_later: HistoryLater | None = None,
     ) -> None:
         self.timeline = timeline
         self.session = session
         self.clock = clock
         self.settings = settings
-        self.store = store
-        self.recorder = recorder
+        self._store = store
+        self._recorder = recorder
+        self._later = history_later
         self.cues = cues
         self.event_log = event_log
         self.plain = plain
@@ -190,9 +220,57 @@ class Runtime:
             self._reported.add(line)
             self._report(line)
 
+    @property
+    def store(self) -> HistoryStore | None:
+        """The history (None: off, or closed); one still to be built is attached now."""
+        self.attach_history()
+        return self._store
+
+    @property
+    def recorder(self) -> HistoryRecorder | None:
+        """The session's recorder (None: no history); one still to be built is built now."""
+        self.attach_history()
+        return self._recorder
+
+    @property
+    def history_waiting(self) -> bool:
+        """The recorder is still to be built: the session's events are kept for it."""
+        return self._later is not None
+
+    def attach_history(self) -> None:
+        """Build the recorder that waited (``history_later``) and hand it what the session
+        did meanwhile, in order; from then on it records as the events come.
+
+        The app calls it after its first frame, with the history's modules imported
+        already (by a thread); anything that needs the history before (the session's
+        end, a quit, the summary) calls it through :meth:`aclose`, :attr:`store` or
+        :attr:`recorder`, and the import happens then. Does nothing the second time.
+        """
+        later, self._later = self._later, None
+        if later is None:
+            return
+        try:
+            from tproutine.history.recorder import HistoryRecorder
+
+            store = later.open_store()
+        except Exception as exc:
+            # A history problem never stops a routine (nor its close): it goes unrecorded.
+            self.report(f"history: this session cannot be saved: {exc}")
+            return
+        store.mark_interrupted()
+        recorder = HistoryRecorder(
+            self.timeline, later.file, later.pain_before, store, preview=later.preview
+        )
+        self._store, self._recorder = store, recorder
+        recorder.replay(later.held, monotonic())
+        self._history_problems()
+
     def _record(self, event: Event) -> None:
-        if self.recorder is not None:
-            self.recorder(event)
+        if self._later is not None:
+            self._later.held.append((event, monotonic()))
+            return
+        if self._recorder is not None:
+            self._recorder(event)
         self._history_problems()
 
     def _flush_record(self) -> None:
@@ -201,11 +279,11 @@ class Runtime:
 
     def _history_problems(self, event: Event | None = None) -> None:
         # The store keeps one line per distinct problem; pass on the new ones.
-        if self.store is None:
+        if self._store is None:
             return
-        for line in self.store.messages[self._history_seen :]:
+        for line in self._store.messages[self._history_seen :]:
             self.report(line)
-        self._history_seen = len(self.store.messages)
+        self._history_seen = len(self._store.messages)
 
     def report_history_problems(self) -> None:
         """Pass on what the history said since (its writer thread may say it between
@@ -250,6 +328,9 @@ class Runtime:
                 await self.device.aclose()
             except Exception as exc:
                 self.report(f"device: could not close cleanly: {exc}")
+        # The session is over: a recorder that waited for the first frame waits no more
+        # (a session ended, quit or crashed that early is recorded all the same).
+        self.attach_history()
         self._flush_record()
         if self.cues is not None:
             # Let "Routine complete." be heard; a stopped session goes quiet at once.
@@ -271,22 +352,24 @@ class Runtime:
         await self.aclose()
 
     def set_pain_after(self, pain: int | None) -> None:
+        self.attach_history()
         self._flush_record()
-        if self.recorder is not None and pain is not None:
-            self.recorder.set_pain_after(pain)
+        if self._recorder is not None and pain is not None:
+            self._recorder.set_pain_after(pain)
             self._history_problems()
 
     def close(self) -> None:
         """Close the history store (after the pain rating) if this runtime opened it."""
+        self.attach_history()
         self._flush_record()
-        if self.store is not None:
+        if self._store is not None:
             if self._owns_store:
                 # Closing writes what waited for a busy database (or keeps it in a
                 # journal); what it says then is said here too.
                 with contextlib.suppress(Exception):
-                    self.store.close()
+                    self._store.close()
             self._history_problems()
-            self.store = None
+            self._store = None
 
 
 def _warn(line: str) -> None:
@@ -314,6 +397,7 @@ def build_runtime(
     device: DeviceLink | None = None,
     report: Report | None = None,
     preview: bool | None = None,
+    history_later: Callable[[], HistoryStore] | None = None,
 ) -> Runtime:
     """Build a session and subscribe its listeners.
 
@@ -326,6 +410,11 @@ def build_runtime(
     ``interrupted`` first. Problems that do not stop a routine (a read-only data
     folder, a missing voice program) go to ``report``, once each. A ``preview``
     session (default: ``speed`` other than 1) is recorded but never counted as done.
+
+    ``history_later`` (instead of ``store``; the TUI's ``run FILE``): the history is
+    neither imported nor opened now. The session's events are kept until
+    :meth:`Runtime.attach_history` gets the store from ``history_later`` and builds
+    the recorder, which records them as if it had listened from the start.
     """
     settings = settings or Settings()
     clock = clock or RealClock(speed)
@@ -346,18 +435,23 @@ def build_runtime(
         else:
             (report or _warn)(line)
 
-    owns_store = history and store is None
-    if owns_store:
-        store = HistoryStore.open(history_path)
-    if store is not None:
-        store.mark_interrupted()
     if preview is None:
         preview = speed != 1.0
-    recorder = (
-        HistoryRecorder(timeline, file, pain_before, store, preview=preview)
-        if store is not None
-        else None
-    )
+    later: HistoryLater | None = None
+    recorder: HistoryRecorder | None = None
+    owns_store = history and store is None and history_later is None
+    if history_later is not None:
+        later = HistoryLater(history_later, file, pain_before, preview)
+    else:
+        if owns_store:
+            from tproutine.history.store import HistoryStore
+
+            store = HistoryStore.open(history_path)
+        if store is not None:
+            from tproutine.history.recorder import HistoryRecorder
+
+            store.mark_interrupted()
+            recorder = HistoryRecorder(timeline, file, pain_before, store, preview=preview)
     if voice is True:
         argv = settings.speech_command()
     elif voice is False or voice is None:
@@ -378,6 +472,7 @@ def build_runtime(
         plain=plain,
         device=device,
         owns_store=owns_store,
+        history_later=later,
     )
     runtime_report.append(rt)
     rt._history_problems()
@@ -385,13 +480,12 @@ def build_runtime(
         rt.report("voice is on in the settings but no speech program was found; using the bell")
     # The record first and the device next: both matter more than the text. With a
     # device, the record's disk write waits a loop turn so the motor's command goes first.
-    if recorder is not None:
+    if recorder is not None or later is not None:
         if device is not None:
             rt._record_later = AfterTheDevice(rt._record, device)
             session.subscribe(rt._record_later)
         else:
-            session.subscribe(recorder)
-            session.subscribe(rt._history_problems)
+            session.subscribe(rt._record)
     if device is not None:
         session.subscribe(device.on_event)
     if cues is not None:

@@ -24,6 +24,7 @@ from textual.widgets import OptionList
 from tproutine import paths
 from tproutine.devices.status import DeviceStatus, FoundDevice
 from tproutine.engine.clock import FakeClock
+from tproutine.history.store import HistoryStore
 from tproutine.settings import Settings
 from tproutine.tui.app import AppOptions, TProutineApp, make_app
 
@@ -102,8 +103,8 @@ AppFactory = Callable[..., TProutineApp]
 def make(xdg: Path, clock: FakeClock) -> AppFactory:
     """``make(**options)``: the app on the test routines, the fake clock and tmp folders.
 
-    ``settings=`` and ``controller=``/``device_note=`` go to ``make_app``; the rest
-    are :class:`AppOptions` fields.
+    ``settings=``, ``controller=``/``device_note=`` and ``store=`` go to ``make_app``;
+    the rest are :class:`AppOptions` fields.
     """
 
     def build(
@@ -111,6 +112,7 @@ def make(xdg: Path, clock: FakeClock) -> AppFactory:
         settings: Settings | None = None,
         controller: Any = None,
         device_note: str | None = None,
+        store: HistoryStore | None = None,
         **options: Any,
     ) -> TProutineApp:
         defaults: dict[str, Any] = {
@@ -130,6 +132,7 @@ def make(xdg: Path, clock: FakeClock) -> AppFactory:
             settings=settings or Settings(),
             controller=controller,
             device_note=device_note,
+            store=store,
         )
 
     return build

@@ -39,7 +39,7 @@ async def test_the_app_turns_the_collector_on_after_its_first_frame(
         assert gc.isenabled()
 
 
-# --- `run FILE`: the history opens on its own thread while the Player is built ---------
+# --- `run FILE`: the history opens on its own thread after the Player's first frame -----
 
 
 def _left_running_by_a_dead_process() -> int:
@@ -64,7 +64,7 @@ def _left_running_by_a_dead_process() -> int:
     return sid
 
 
-async def test_run_file_records_in_the_history_opened_on_a_thread(
+async def test_run_file_records_in_the_history_opened_after_the_first_frame(
     make: AppFactory, clock: FakeClock
 ) -> None:
     from tproutine import paths
@@ -76,11 +76,13 @@ async def test_run_file_records_in_the_history_opened_on_a_thread(
     earlier = _left_running_by_a_dead_process()
     timeline = load_timeline(DATA / "desk-neck.yaml")
     app = make(start=timeline, yes=True, settings=Settings(pain_prompts=False))
-    store = app._store
-    assert store is not None and store.saving  # begun before the app runs, on its thread
+    assert app._store is None  # nothing of the history before the Player is painted
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, "the Player", lambda: isinstance(app.screen, PlayerScreen))
-        assert app._store is store
+        runtime = app.runtime
+        assert runtime is not None
+        await wait_for(pilot, "the recorder", lambda: not runtime.history_waiting)
+        assert app._store is not None and runtime.store is app._store
         await advance(pilot, clock, 6)
         await pilot.press("q", "y")
         await settle(pilot)

@@ -9,9 +9,9 @@ must never stop a routine, so nothing here raises into the engine.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,28 @@ class HistoryRecorder:
         except Exception:
             # The routine matters more than its record: log and keep listening.
             log.exception("history: could not record the %s event", event.event)
+
+    def replay(self, held: Sequence[tuple[Event, float]], now: float) -> None:
+        """Record events that came before this recorder existed, in order.
+
+        ``held`` pairs each event with the :func:`time.monotonic` moment it came, and
+        ``now`` is that clock now. The session's clock times are the events' own; the
+        dates stored (to the second) are set back by each event's age, in whole
+        seconds, so an event under half a second old is dated now, as it would have
+        been had the recorder listened from the start.
+        """
+        live = self._now
+
+        def ago(seconds: float) -> Callable[[], datetime]:
+            age = timedelta(seconds=round(max(0.0, seconds)))
+            return lambda: live() - age
+
+        try:
+            for event, at in held:
+                self._now = ago(now - at)
+                self(event)
+        finally:
+            self._now = live
 
     def set_pain_after(self, pain: int | None) -> None:
         """The "pain now" rating from the end-of-session summary."""

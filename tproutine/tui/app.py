@@ -176,10 +176,6 @@ class TProutineApp(App[int]):
         self._unsubscribe: Any = None
         self._start_logged = False
         self._begun = False  # `run FILE`'s routine is under way (the Player is built)
-        if store is None and options.start is not None:
-            # `run FILE` records a session at once: the history opens on its own
-            # thread while Textual starts and the Player is built, not in front of them.
-            self._open_history_soon()
 
     # ------------------------------------------------------------------ set-up
 
@@ -294,16 +290,38 @@ class TProutineApp(App[int]):
                 self.notify(line, severity="warning", timeout=8)
         return self._store
 
-    def _open_history_soon(self) -> None:
-        """Open the history behind the screen: its own thread opens it, checks the
-        database (``PRAGMA quick_check`` reads all of it), sweeps the sessions of dead
-        processes and writes the session's records; what it finds is said through the
-        session (``Runtime.report``). None of it waits for Textual or holds it up.
+    def _open_history_soon(self) -> HistoryStore:
+        """The history for a session, written behind the screen: the store's own thread
+        opens it (if it is not open yet), checks the database (``PRAGMA quick_check``
+        reads all of it), sweeps the sessions of dead processes and writes the
+        session's records; what it finds is said through the session
+        (``Runtime.report``). None of it waits for the Player or holds it up.
         """
-        from tproutine.history.store import HistoryStore
+        if self._store is None:
+            from tproutine.history.store import HistoryStore
 
-        self._store = HistoryStore.open(self.options.history_path, behind=True)
-        self._store.on_news = self._history_news
+            self._store = HistoryStore.open(self.options.history_path, behind=True)
+        store = self._store
+        # Each step's record is committed by the store's own thread: an fsync, or
+        # another program's lock on the database, never holds the Player up.
+        store.on_news = self._history_news
+        store.write_behind()
+        return store
+
+    @work(group="history", exit_on_error=False)
+    async def _attach_history(self, runtime: Runtime) -> None:
+        """After the first frame: the history's modules (sqlite3, the store: 10-15 ms)
+        are imported on a thread, then the session's recorder is built and handed what
+        the session did meanwhile (``Runtime.attach_history``)."""
+        import asyncio
+        import importlib
+
+        try:
+            await asyncio.to_thread(importlib.import_module, "tproutine.history.recorder")
+            runtime.attach_history()
+        except Exception as exc:
+            # The routine goes on without its record, as with any history problem.
+            self.report(f"history: this session cannot be saved: {exc}")
 
     def _history_news(self) -> None:
         # On the history's writer thread: a message is the thread-safe way in.
@@ -524,11 +542,9 @@ class TProutineApp(App[int]):
             # The log belongs to the routine named on the command line, once.
             event_log = self.options.event_log
             self._start_logged = True
-        store = self.history_store()
-        # Each step's record is committed by the store's own thread: an fsync, or
-        # another program's lock on the database, never holds the Player up.
-        store.on_news = self._history_news
-        store.write_behind()
+        # With the history not open yet (`run FILE`), it is neither imported nor opened
+        # before the Player's first frame: the session's events wait for the recorder.
+        later = self._store is None
         runtime = build_runtime(
             timeline,
             settings=self.settings,
@@ -538,7 +554,8 @@ class TProutineApp(App[int]):
             voice=True if self.options.voice else None,
             bell=self.bell if self.options.bell else None,
             event_log=event_log,
-            store=store,
+            store=None if later else self._open_history_soon(),
+            history_later=self._open_history_soon if later else None,
             file=source,
             pain_before=pain_before,
             device=device,
@@ -549,6 +566,10 @@ class TProutineApp(App[int]):
         player = PlayerScreen(runtime)
         if show:
             self.push_screen(player)
+        if later:
+            # Through the app's queue, which is read once Textual's start is over: from
+            # there the next refresh is the first frame (see PlayerScreen.on_mount).
+            self.call_later(self.call_after_refresh, self._attach_history, runtime)
         return player
 
     def stop_motor(self) -> None:
