@@ -18,11 +18,13 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tproutine.problems import MAX_BYTES
-from tproutine.routine.checked import Plan
 from tproutine.safetext import FORBIDDEN
+
+if TYPE_CHECKING:
+    from tproutine.routine.checked import Plan
 
 
 def _catalogue_files() -> list[Path]:
@@ -129,4 +131,7 @@ def plan_from(data: Any) -> Plan | bool | None:
         return False  # the file format's bounds
     if not texts(reminders):
         return False
+    # Imported here: its records cost a start 5 ms to build, and most routines have no plan.
+    from tproutine.routine.checked import Plan
+
     return Plan(per_week, weeks, tuple(reminders))
