@@ -75,21 +75,27 @@ def read_whole(path: Path | str) -> tuple[bytes, os.stat_result] | None:
     return (raw, st) if len(raw) <= MAX_BYTES else None
 
 
+def replace_file(target: Path, raw: bytes) -> None:
+    """Write ``raw`` beside ``target``, then rename it over: a crash or a reader sees the
+    old file or the new one, never half of one (the rename also replaces a symlink
+    rather than following it). The caches use it, and so does ``tproutine add``."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def write_atomic(path: Path, data: str) -> bool:
-    """Write ``data`` as ``path``: a new file renamed over the old, so that a reader sees
-    the old file or the new one, never half of one. Silent: a cache that cannot be
-    written (a read-only or full disk) only makes the next start slower."""
+    """Write ``data`` as ``path`` (:func:`replace_file`), silently: a cache that cannot
+    be written (a read-only or full disk) only makes the next start slower."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        replace_file(path, data.encode("utf-8"))
     except OSError:
         return False
     return True
