@@ -36,8 +36,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tproutine.cachefiles import inputs, number, plan_from, plan_record, read_whole, texts
-from tproutine.cachefiles import write_atomic as _write_atomic
+from tproutine.cachefiles import (
+    inputs,
+    number,
+    plan_from,
+    plan_record,
+    read_whole,
+    texts,
+    write_atomic,
+)
 from tproutine.routine.timeline import (
     KIND_LABELS,
     MAX_SEGMENTS,
@@ -62,15 +69,15 @@ def folder() -> Path:
     return paths.cache_dir() / "timelines"
 
 
-def entry_path(resolved: Path, where: Path | None = None) -> Path:
+def entry_path(resolved: Path) -> Path:
     """The cache file of the routine file at ``resolved`` (an absolute, resolved path)."""
-    name = hashlib.sha256(os.fsencode(str(resolved))).hexdigest()
-    return (where or folder()) / f"{name}.json"
+    return folder() / f"{hashlib.sha256(os.fsencode(str(resolved))).hexdigest()}.json"
 
 
 def depends() -> str:
-    """What every cached timeline depends on besides its file."""
-    return inputs(FORMAT, [Path(__file__)])
+    """What every cached timeline depends on besides its file (this module is among the
+    code that reads routine files)."""
+    return inputs(FORMAT)
 
 
 def load_timeline(path: str | Path, *, shown: str | None = None) -> Timeline:
@@ -153,7 +160,7 @@ def store(entry: Path, resolved: str, key: str, timeline: Timeline) -> None:
         return
     data = {"format": FORMAT, "depends": key, "path": resolved, "timeline": record(timeline)}
     text = json.dumps(data, separators=(",", ":"))
-    if len(text) > MAX_CACHE_BYTES or not _write_atomic(entry, text):
+    if len(text) > MAX_CACHE_BYTES or not write_atomic(entry, text):
         return
     prune(entry.parent)
 
