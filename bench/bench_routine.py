@@ -12,6 +12,12 @@ reads the catalogues that hold them), against `python -c pass`, each a fresh
 process with compiled bytecode (as an installed program runs), interleaved,
 medians. Target (issue 13): each at most 100 ms over bare Python.
 
+And the timeline that ``run FILE`` reads before its first step, for the bundled
+routine of catalogue steps: read and checked (imports included: what every run
+paid before the cache of timelines), against the same from the cache, each timed
+inside a fresh process that has imported what ``run`` has by then, interleaved,
+medians. The cache's guard: at most half of the read (about a tenth is usual).
+
 ``main()`` returns True when the timeline has the expected 10,000 segments and
 the start-up targets are met.
 """
@@ -19,6 +25,7 @@ the start-up targets are met.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +46,21 @@ RUNS = 3
 STARTUP_RUNS = 11
 STARTUP_TARGET_S = 0.100  # over `python -c pass`
 USES_CATALOGUE = "low-back.yaml"  # a bundled routine of `- use: ID` steps
+CACHED_TARGET = 0.5  # a cached timeline, as a share of reading and checking the file
+
+# What `run FILE` does to get its timeline, timed inside a fresh process that has
+# imported what `run` has imported by then: read and checked, or from the cache.
+_READ_TIMELINE = """
+import sys, time
+import tproutine.commands.run
+started = time.perf_counter()
+if sys.argv[1] == "read":
+    from tproutine.routine.quick import load_timeline
+else:
+    from tproutine.routine.timeline_cache import load_timeline
+load_timeline(sys.argv[2])
+print(time.perf_counter() - started)
+"""
 
 
 def routine_text(steps: int = STEPS) -> str:
@@ -142,9 +164,54 @@ def main() -> bool:
             f"(target ≤ {STARTUP_TARGET_S * 1000:.0f} ms: {verdict})"
         )
         ok &= over <= STARTUP_TARGET_S
+    ok &= _cached_timeline()
     if segments != MAX_SEGMENTS:
         print(f"expected {MAX_SEGMENTS:,} segments, got {segments:,}")
     return ok
+
+
+def _cached_timeline() -> bool:
+    """``run FILE``'s timeline read and checked, missed in the cache (read, checked and
+    written), and from the cache: medians of in-process times in fresh processes."""
+    used = str(paths.bundled_routines_dir() / USES_CATALOGUE)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pyc"),
+            "XDG_CONFIG_HOME": str(Path(tmp) / "config"),
+            "XDG_CACHE_HOME": str(Path(tmp) / "cache"),
+        }
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        empty = str(Path(tmp) / "empty-cache")
+
+        def once(mode: str) -> float:
+            if mode == "miss":
+                shutil.rmtree(empty, ignore_errors=True)
+            args = [sys.executable, "-c", _READ_TIMELINE, mode, used]
+            run_env = {**env, "XDG_CACHE_HOME": empty} if mode == "miss" else env
+            done = subprocess.run(
+                args, check=True, capture_output=True, text=True, timeout=60, env=run_env
+            )
+            return float(done.stdout.split()[-1])
+
+        modes = ("read", "miss", "cached")
+        for mode in modes:
+            once(mode)  # compile, warm the file cache, and fill the timeline cache
+        times: dict[str, list[float]] = {mode: [] for mode in modes}
+        for _ in range(STARTUP_RUNS):
+            for mode in modes:
+                times[mode].append(once(mode))
+    read, miss, cached = (statistics.median(times[mode]) for mode in modes)
+    ratio = cached / read
+    verdict = "ok" if ratio <= CACHED_TARGET else "MISSED"
+    print(f"run FILE's timeline ({USES_CATALOGUE}), in-process, median of {STARTUP_RUNS}:")
+    print(f"  read and checked (with its imports): {read * 1000:6.1f} ms")
+    print(f"  not in the cache (read, kept):       {miss * 1000:6.1f} ms")
+    print(
+        f"  from the cache:                      {cached * 1000:6.1f} ms = {ratio:.2f}× "
+        f"(target ≤ {CACHED_TARGET:.2f}×: {verdict})"
+    )
+    return ratio <= CACHED_TARGET
 
 
 if __name__ == "__main__":

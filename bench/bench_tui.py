@@ -373,6 +373,8 @@ def _measure(homes: Path) -> bool:
     _run(BARE_LABEL, bare_marker, bare_home)  # compile and warm the file cache for both
     library(libraries[0])
     cold = library(libraries[-1])  # the first start with 1,000 routines: nothing cached
+    # Also keeps the routine's checked timeline: every run measured starts like the run
+    # of a routine the person ran before (routine/timeline_cache.py).
     _run(player_script, player_marker, libraries[0])
     bare_runs: list[Run] = []
     app_runs: dict[int, list[Run]] = {home.extra: [] for home in libraries}

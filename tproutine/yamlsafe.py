@@ -23,9 +23,13 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from tproutine.safetext import ACCEPTED, describe_char, one_line, refusal
+# Problem and LoadError live without YAML (commands that only catch them stay fast);
+# every reader still takes them from here.
+from tproutine.problems import MAX_BYTES as MAX_BYTES
+from tproutine.problems import LoadError as LoadError
+from tproutine.problems import Problem as Problem
+from tproutine.safetext import ACCEPTED, describe_char, refusal
 
-MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 # Values after aliases are expanded. A 1 MiB file written out by hand stays far
 # below this; only alias expansion gets near it.
@@ -47,34 +51,6 @@ class Mark:
 
     line: int
     col: int
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One mistake in a file, printed as ``file:line:col: path: message``."""
-
-    file: str
-    line: int
-    col: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        # Line 0: a problem of the whole file (missing, unreadable), with no place in it.
-        # The file name and any value a message echoes come from other people: one
-        # line, every control character shown as a visible token.
-        file = one_line(self.file)
-        where = f"{file}:{self.line}:{self.col}" if self.line > 0 else file
-        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-        return one_line(text)
-
-
-class LoadError(Exception):
-    """A file could not be accepted; ``problems`` lists every mistake found."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def format_path(path: Iterable[str | int]) -> str:

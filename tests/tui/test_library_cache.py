@@ -19,12 +19,11 @@ from textual.widgets import Input, OptionList
 from tproutine import paths
 from tproutine.settings import Settings
 from tproutine.tui import library_cache
-from tproutine.tui.catalog import MAX_BYTES, LibraryScan, scan_library
+from tproutine.tui.catalog import LibraryScan, scan_library
 from tproutine.tui.library_cache import LibraryCache, cache_path
 from tproutine.tui.messages import LibraryLoaded
 from tproutine.tui.screens.library import LibraryScreen
 from tproutine.tui.screens.player import PlayerScreen
-from tproutine.yamlsafe import MAX_BYTES as YAML_MAX_BYTES
 
 from .conftest import DATA, AppFactory, flat, library_ready, screen_text
 
@@ -144,10 +143,6 @@ def test_an_unwritable_cache_only_costs_time(xdg: Path, folder: Path) -> None:
     (folder / "a.yaml").write_text(routine("Alpha"))
     (xdg / "cache").write_text("a file where the folder should be")
     assert [e.name for e in scan(folder)] == ["Alpha"]
-
-
-def test_the_scan_reads_no_more_than_the_loader_accepts() -> None:
-    assert MAX_BYTES == YAML_MAX_BYTES
 
 
 def test_a_slow_disk_leaves_the_rest_to_the_worker(xdg: Path, folder: Path) -> None:

@@ -35,11 +35,11 @@ from tproutine.engine.eventlog import EventLog
 from tproutine.engine.events import SessionStatus
 from tproutine.engine.plain import PlainOutput, safety_lines
 from tproutine.engine.session import Session
+from tproutine.problems import LoadError
 from tproutine.routine.timeline import Timeline
 from tproutine.runtime import Runtime, build_runtime, open_device
 from tproutine.safetext import one_line
 from tproutine.settings import Settings, SettingsError, load_settings
-from tproutine.yamlsafe import LoadError
 
 _SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
@@ -197,8 +197,9 @@ def run_timeline(args: argparse.Namespace, report: Callable[[str], None]) -> Tim
     library = not getattr(args, "no_adjust", False)
     if adjust_file is None and not (library and _has_adjustments()):
         # Nothing can adjust it: read as written, with the quick check (a valid file is
-        # checked without pydantic, which the adjustments need).
-        from tproutine.routine.quick import load_timeline
+        # checked without pydantic, which the adjustments need), or from the cache of
+        # timelines when this file was checked before with the same code and catalogues.
+        from tproutine.routine.timeline_cache import load_timeline
 
         return load_timeline(args.file)
     from tproutine.routine.adjust import timeline_for

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from tproutine.routine import checked as c
 from tproutine.routine.durations import MIN_SEGMENT_S, exact_length, format_clock
+from tproutine.routine.timeline import MAX_SEGMENTS as MAX_SEGMENTS
+from tproutine.routine.timeline import MAX_TOTAL_S as MAX_TOTAL_S
 from tproutine.routine.timeline import Cue, DeviceSetting, Segment, Side, Timeline
 from tproutine.yamlsafe import Document, LoadError
 
 if TYPE_CHECKING:
     from tproutine.routine.loader import LoadedRoutine
 
-MAX_SEGMENTS = 10_000
-MAX_TOTAL_S = 8 * 3600.0
 # What a session may have to say in any one second: step starts, cues and breathing
 # phases. With every segment and phase at least a second long, and counts one a second,
 # a session then emits a few events a second at most, never thousands.

@@ -26,6 +26,10 @@ KIND_LABELS: dict[str, str] = {
     "switch": "Switch sides",
 }
 
+# The limits of one timeline (``expand.py`` refuses a routine beyond them).
+MAX_SEGMENTS = 10_000
+MAX_TOTAL_S = 8 * 3600.0
+
 # Segments in which the person works on a muscle: counted as "repetitions".
 WORK_KINDS: frozenset[str] = frozenset({"hold", "stretch", "massage", "breathe"})
 

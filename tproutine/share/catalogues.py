@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tproutine import paths
+from tproutine.cachefiles import replace_file as _replace
 from tproutine.routine.catalogue import index, parse_catalogue
 from tproutine.routine.loader import read_file
 from tproutine.share.library import Added, AddError, _same_bytes, _target_name, _write_new
-from tproutine.share.library import _write_replacing as _replace
 from tproutine.yamlsafe import LoadError, Problem, format_path
 
 

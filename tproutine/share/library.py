@@ -11,15 +11,13 @@ routines called "Low back release" could not be told apart in the list.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from tproutine import paths
+from tproutine.cachefiles import replace_file
 from tproutine.routine.expand import expand
 from tproutine.routine.loader import load_routine, parse_routine, read_file
 from tproutine.safetext import file_name as safe_file_name
@@ -90,20 +88,6 @@ def _write_new(target: Path, raw: bytes) -> None:
             raise
 
 
-def _write_replacing(target: Path, raw: bytes) -> None:
-    # Write beside it, then rename over it: a crash leaves the old or the new file,
-    # never half of one (the rename also replaces a symlink rather than following it).
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(raw)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def add_routine(source: str | Path, *, force: bool = False, library: Path | None = None) -> Added:
     """Validate ``source`` and copy it into the library.
 
@@ -152,7 +136,7 @@ def add_routine(source: str | Path, *, force: bool = False, library: Path | None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if replacing:
-            _write_replacing(target, raw)
+            replace_file(target, raw)
         else:
             _write_new(target, raw)
     except OSError as exc:
@@ -214,7 +198,7 @@ def add_adjustment(
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if replacing:
-            _write_replacing(target, raw)
+            replace_file(target, raw)
         else:
             _write_new(target, raw)
     except OSError as exc:

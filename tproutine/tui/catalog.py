@@ -260,21 +260,6 @@ def ordered(entries: Iterable[RoutineEntry]) -> list[RoutineEntry]:
 
 # How often a scan reports the entries read so far: each report refills the list.
 PROGRESS_EVERY_S = 0.25
-# yamlsafe.MAX_BYTES, not imported from there: yamlsafe brings the YAML library,
-# which a file found in the cache never needs (a test checks that they agree).
-MAX_BYTES = 1024 * 1024
-
-
-def _read(path: Path) -> tuple[bytes, os.stat_result] | None:
-    """The file's bytes and status; None when it cannot be read whole (the loader then
-    says why)."""
-    try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            raw = f.read(MAX_BYTES + 1)  # never more: a growing file or a device never hangs
-    except OSError:
-        return None
-    return (raw, st) if len(raw) <= MAX_BYTES else None
 
 
 class LibraryScan:
@@ -308,13 +293,14 @@ class LibraryScan:
 
     def take_cached(self, deadline: float | None = None) -> None:
         """The entries of the files the cache has, until ``deadline`` (monotonic clock)."""
+        from tproutine.cachefiles import read_whole
         from tproutine.tui.library_cache import file_key
 
         while self._todo:
             if deadline is not None and time.monotonic() > deadline:
                 return
             path, origin = self._todo.pop()
-            found = _read(path) if self.cache is not None else None
+            found = read_whole(path) if self.cache is not None else None
             entry = None
             if found is not None and self.cache is not None:
                 entry = self.cache.get(path, origin, file_key(*found))
@@ -333,13 +319,14 @@ class LibraryScan:
         ``progress`` gets the entries so far (in order) every 0.25 s while files are
         read; ``cancelled`` stops between two files. The cache is saved in the end.
         """
+        from tproutine.cachefiles import read_whole
         from tproutine.tui.library_cache import file_key
 
         self.take_cached()
         reported = time.monotonic()
         while self._unread and not cancelled():
             path, origin = self._unread.pop(0)
-            found = _read(path)
+            found = read_whole(path)
             if found is None:  # it cannot be read whole: the loader says why
                 self.entries.append(read_entry(path, origin)[0])
                 continue

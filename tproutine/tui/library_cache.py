@@ -20,16 +20,14 @@ catalogues it may use. So it is kept in the XDG cache folder
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from tproutine.routine.checked import Plan
-from tproutine.safetext import FORBIDDEN
+from tproutine.cachefiles import plan_from, plan_record, texts, write_atomic
+from tproutine.tui import catalog
 from tproutine.tui.catalog import Details, RoutineEntry, StepLine, search_text
 
 FORMAT = "tproutine-library-cache/2"
@@ -43,48 +41,12 @@ def cache_path() -> Path:
     return paths.cache_dir() / "library.json"
 
 
-def _catalogue_files() -> list[Path]:
-    """The step catalogues a routine may `use:` (issue 11): bundled, and the person's own.
-
-    A changed catalogue changes what a routine that uses it means, so their state is
-    part of :func:`inputs`.
-    """
-    from tproutine.routine.stepfiles import catalogue_files  # no pydantic
-
-    return [path for path, _ in catalogue_files()]
-
-
 def inputs() -> str:
     """What every summary depends on besides its file: the version, the code that reads
     routine files, and the step catalogues (each named with its size and mtime)."""
-    import tproutine
+    from tproutine.cachefiles import inputs as depends
 
-    package = Path(tproutine.__file__).parent
-    code = [
-        *sorted(package.glob("routine/*.py")),
-        package / "yamlsafe.py",
-        package / "safetext.py",
-        package / "tui" / "catalog.py",
-        Path(__file__),
-    ]
-    parts = [FORMAT, tproutine.__version__]
-    for path in [*code, *_catalogue_files()]:
-        try:
-            st = path.stat()
-        except OSError:
-            parts.append(f"{path}:missing")
-            continue
-        parts.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
-def _texts(*lists: Any) -> bool:
-    """Lists of text, none of it with a control character (one search for them all:
-    this runs for every routine at every start)."""
-    if not all(type(values) is list for values in lists):
-        return False
-    texts = [v for values in lists for v in values]
-    return all(type(v) is str for v in texts) and FORBIDDEN.search("\n".join(texts)) is None
+    return depends(FORMAT, [Path(catalog.__file__), Path(__file__)])
 
 
 def _entry(data: Any, path: Path, origin: str) -> RoutineEntry | None:
@@ -96,11 +58,11 @@ def _entry(data: Any, path: Path, origin: str) -> RoutineEntry | None:
         return None
     found: list[Any] = [data.get(k) for k in _ENTRY]
     name, author, tags, areas, errors, total, more, device, plan_data = found
-    if not _texts([name, author], tags, areas, errors):
+    if not texts([name, author], tags, areas, errors):
         return None
     if type(total) not in (int, float) or type(more) is not str or type(device) is not bool:
         return None
-    plan = _plan(plan_data)
+    plan = plan_from(plan_data)
     if isinstance(plan, bool):
         return None
     return RoutineEntry(
@@ -119,20 +81,6 @@ def _entry(data: Any, path: Path, origin: str) -> RoutineEntry | None:
     )
 
 
-def _plan(data: Any) -> Plan | bool | None:
-    """A cached plan (``[per_week, weeks, [reminders]]``), None for none, False if damaged."""
-    if data is None:
-        return None
-    if type(data) is not list or len(data) != 3:
-        return False
-    per_week, weeks, reminders = data
-    if type(per_week) is not int or not (weeks is None or type(weeks) is int):
-        return False
-    if not _texts(reminders):
-        return False
-    return Plan(per_week, weeks, tuple(reminders))
-
-
 def details_from_json(text: str) -> Details | None:
     """The preview's part of a cached summary; None if it is damaged."""
     try:
@@ -143,11 +91,11 @@ def details_from_json(text: str) -> Details | None:
         return None
     found: list[Any] = [data.get(k) for k in _DETAILS]
     summary, warnings, avoid_if, steps = found
-    if not (_texts([summary], warnings, avoid_if) and type(steps) is list):
+    if not (texts([summary], warnings, avoid_if) and type(steps) is list):
         return None
     lines = []
     for step in steps:
-        if not (type(step) is list and len(step) == 2 and _texts(step[:1])):
+        if not (type(step) is list and len(step) == 2 and texts(step[:1])):
             return None
         if type(step[1]) not in (int, float):
             return None
@@ -172,7 +120,7 @@ def _record(entry: RoutineEntry) -> dict[str, Any]:
         "errors": list(entry.errors),
         "details": json.dumps(details, separators=(",", ":")),
         "device": entry.uses_device,
-        "plan": None if entry.plan is None else [*entry.plan[:2], list(entry.plan.reminder)],
+        "plan": plan_record(entry.plan),
     }
 
 
@@ -242,16 +190,4 @@ class LibraryCache:
         if not self.dirty:
             return
         data = {"format": FORMAT, "depends": self._depends, "files": self._new}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".library-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(data, fh, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError:
-            return
+        write_atomic(self.path, json.dumps(data, separators=(",", ":")))
