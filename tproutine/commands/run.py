@@ -19,6 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
+from tproutine import paths
 from tproutine.commands.common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
@@ -195,7 +196,7 @@ def run_timeline(args: argparse.Namespace, report: Callable[[str], None]) -> Tim
     ``--no-adjust``."""
     adjust_file = getattr(args, "adjust", None)
     library = not getattr(args, "no_adjust", False)
-    if adjust_file is None and not (library and _has_adjustments()):
+    if adjust_file is None and not (library and paths.has_adjustments()):
         # Nothing can adjust it: read as written, with the quick check (a valid file is
         # checked without pydantic, which the adjustments need), or from the cache of
         # timelines when this file was checked before with the same code and catalogues.
@@ -205,17 +206,6 @@ def run_timeline(args: argparse.Namespace, report: Callable[[str], None]) -> Tim
     from tproutine.routine.adjust import timeline_for
 
     return timeline_for(args.file, adjust_file=adjust_file, library=library, report=report)
-
-
-def _has_adjustments() -> bool:
-    """Whether the person's library holds any adjustment file (cheap: one folder listing)."""
-    from tproutine import paths
-
-    try:
-        with os.scandir(paths.user_adjustments_dir()) as found:
-            return any(e.name.endswith((".yaml", ".yml")) for e in found)
-    except OSError:
-        return False
 
 
 def preview_line(speed: float) -> str:
