@@ -15,7 +15,7 @@ from tproutine.history.store import FinalStatus, HistoryStore, SegmentRecord
 from tproutine.tui.messages import HistoryExported
 from tproutine.tui.screens.history import ExportScreen, HistoryScreen
 
-from .conftest import AppFactory, flat, library_ready, screen_text
+from .conftest import AppFactory, flat, library_ready, screen_text, wait_for
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -54,11 +54,13 @@ def seed(path: Path | None = None) -> None:
 
 
 async def open_history(pilot: Pilot[Any]) -> HistoryScreen:
+    """The History, once its first page is read (on a thread) and shown."""
     await library_ready(pilot)
     await pilot.press("h")
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, HistoryScreen)
+    await wait_for(pilot, "the sessions", lambda: screen.loaded)
     return screen
 
 
@@ -199,3 +201,45 @@ async def test_older_sessions_load_a_page_at_a_time(make: AppFactory, xdg: Path)
         assert f"{PAGE * 2 + 5} sessions, newest first." in flat(screen_text(app))
         # Newest first, all the way down.
         assert screen.rows == sorted(screen.rows, key=lambda r: r.started_at, reverse=True)
+
+
+async def test_the_history_and_the_plans_never_wait_on_the_screen(
+    make: AppFactory, monkeypatch: Any
+) -> None:
+    # Opening the history waits while another program holds its lock (up to the 2 s
+    # busy timeout, tests/history/test_history_lock.py): here it waits until the test
+    # says, and every screen goes on meanwhile.
+    import threading
+
+    from tproutine.tui.screens.library import LibraryScreen
+
+    seed()
+    gate = threading.Event()
+    app = make()
+    real = app.history_store
+
+    def held() -> HistoryStore:
+        assert gate.wait(60)
+        return real()
+
+    monkeypatch.setattr(app, "history_store", held)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await library_ready(pilot)  # listed, its plans still being read
+            await pilot.press("h")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, HistoryScreen) and not screen.loaded
+            assert "Reading the history…" in flat(screen_text(app))
+            await pilot.press("escape")  # the keys work meanwhile
+            await pilot.pause()
+            assert isinstance(app.screen, LibraryScreen)
+            await pilot.press("h")
+            await pilot.pause()
+            gate.set()
+            again = app.screen
+            assert isinstance(again, HistoryScreen)
+            await wait_for(pilot, "the sessions", lambda: again.loaded)
+            assert "3 sessions, newest first." in flat(screen_text(app))
+    finally:
+        gate.set()

@@ -139,3 +139,38 @@ async def test_e_starts_it_easier_today(make: AppFactory, xdg: Path) -> None:
         assert "A daily one · adjusted" in screen_text(app)
         note = screen.session.timeline.adjustment
         assert note is not None and note.summary.startswith("easier today")
+
+
+async def test_the_list_does_not_wait_for_the_history_its_plans_need(
+    make: AppFactory, xdg: Path, monkeypatch: Any
+) -> None:
+    # Opening the history waits while another program holds its lock (up to the 2 s
+    # busy timeout): here until the test says. The list is usable meanwhile.
+    import threading
+
+    folder = library(xdg / "routines")
+    done_today("B weekly")
+    gate = threading.Event()
+    app = make(routine_dirs=((folder, "yours"),))
+    real = app.history_store
+
+    def held() -> HistoryStore:
+        assert gate.wait(60)
+        return real()
+
+    monkeypatch.setattr(app, "history_store", held)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            # Listed (library_ready would wait for every worker, the plans' too).
+            await wait_for(pilot, "the library", lambda: app.entries is not None)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, LibraryScreen) and not screen._plans.progress
+            await pilot.press("down")  # the keys work meanwhile
+            await pilot.pause()
+            assert "B weekly" in flat(str(screen.query_one("#preview", Static).content))
+            gate.set()
+            await plans_ready(pilot)
+            assert "A daily one · ● due" in screen_text(app)
+    finally:
+        gate.set()

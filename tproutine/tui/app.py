@@ -12,6 +12,7 @@ to a bare Textual app's.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -176,6 +177,7 @@ class TProutineApp(App[int]):
         self._unsubscribe: Any = None
         self._start_logged = False
         self._begun = False  # `run FILE`'s routine is under way (the Player is built)
+        self._store_lock = threading.Lock()  # history_store() from the UI and workers
 
     # ------------------------------------------------------------------ set-up
 
@@ -281,14 +283,19 @@ class TProutineApp(App[int]):
         return ((paths.bundled_routines_dir(), "bundled"), (paths.user_routines_dir(), "yours"))
 
     def history_store(self) -> HistoryStore:
-        """The history, opened the first time it is needed."""
-        if self._store is None:
-            from tproutine.history.store import HistoryStore
+        """The history, opened the first time it is needed.
 
-            self._store = HistoryStore.open(self.options.history_path)
-            for line in self._store.messages:
-                self.notify(line, severity="warning", timeout=8)
-        return self._store
+        Screens that only read call this from their worker threads: opening may wait
+        for another program's lock (the 2 s busy timeout), and the screen must not.
+        """
+        with self._store_lock:
+            if self._store is None:
+                from tproutine.history.store import HistoryStore
+
+                self._store = HistoryStore.open(self.options.history_path)
+                for line in self._store.messages:
+                    self.notify(line, severity="warning", timeout=8)  # thread-safe
+            return self._store
 
     def _open_history_soon(self) -> HistoryStore:
         """The history for a session, written behind the screen: the store's own thread

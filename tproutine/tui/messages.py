@@ -18,6 +18,8 @@ from textual.message import Message
 if TYPE_CHECKING:
     from tproutine.devices.status import DeviceStatus, FoundDevice
     from tproutine.engine.events import Event
+    from tproutine.history.progress import RoutineSeries
+    from tproutine.history.store import SessionRow
     from tproutine.tui.catalog import RoutineEntry
 
 
@@ -97,6 +99,39 @@ class HistoryExported(Message):
         super().__init__()
         self.path = path
         self.error = error
+
+
+class HistoryPage(Message):
+    """A page of sessions, read off the UI (``offset`` 0: the first, with ``total``
+    and the chart of the newest session's routine); ``generation``: which reload."""
+
+    bubble = False  # for the screen that started the work, not its parents
+
+    def __init__(
+        self,
+        generation: int,
+        offset: int,
+        rows: Sequence[SessionRow],
+        total: int,
+        series: RoutineSeries | None = None,
+    ) -> None:
+        super().__init__()
+        self.generation = generation
+        self.offset = offset
+        self.rows = list(rows)
+        self.total = total
+        self.series = series
+
+
+class HistorySeries(Message):
+    """One routine's progress, read off the UI for the History's chart."""
+
+    bubble = False  # for the screen that started the work, not its parents
+
+    def __init__(self, generation: int, series: RoutineSeries) -> None:
+        super().__init__()
+        self.generation = generation
+        self.series = series
 
 
 class HistoryNews(Message):

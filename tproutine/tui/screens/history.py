@@ -25,11 +25,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Label
 
 from tproutine.safetext import one_line
-from tproutine.tui.messages import HistoryExported
+from tproutine.tui.messages import HistoryExported, HistoryPage, HistorySeries
 
 if TYPE_CHECKING:
     from tproutine.history.progress import RoutineSeries
-    from tproutine.history.store import SessionRow
+    from tproutine.history.store import HistoryStore, SessionRow
     from tproutine.tui.app import TProutineApp
 
 FORMATS = {"csv": "CSV", "json": "JSON", "md": "Markdown", "html": "HTML"}
@@ -84,6 +84,14 @@ class HistoryScreen(Screen[None]):
         self.total = 0
         self._series: dict[str, RoutineSeries] = {}
         self.chart_routine: str | None = None
+        # Every read runs on a thread: opening the history, or reading it while another
+        # program holds its lock, may wait (up to the 2 s busy timeout), and the
+        # screen must not. Each reload is a generation; answers to an older one are
+        # dropped. ``loaded``: the first page of this one is on the screen.
+        self._generation = 0
+        self._more_asked = False
+        self.loaded = False
+        self._asking = False  # the export's format is being asked, over this screen
 
     @property
     def tapp(self) -> TProutineApp:
@@ -99,44 +107,55 @@ class HistoryScreen(Screen[None]):
         yield ProgressChart(id="chart")
         table: DataTable[str] = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Label("", id="history-status", markup=False)
+        yield Label("Reading the history…", id="history-status", markup=False)
         yield Footer(compact=True)
 
     def on_screen_resume(self) -> None:
-        # Also sent when the screen first shows; later, a session may have ended since.
+        # Also sent when the screen first shows; later, a session may have ended since
+        # (not while the export's question was asked over it).
+        if self._asking:
+            self._asking = False
+            return
         self.reload()
 
     def reload(self) -> None:
         """Read the sessions again (a session may have ended since)."""
+        self._generation += 1
+        self._more_asked = True
+        self._read_page(self._generation, 0)
 
+    @work(thread=True, group="history-read")
+    def _read_page(self, generation: int, offset: int) -> None:
+        """A page of sessions from ``offset`` (the first page: the total and the chart
+        of the newest session's routine too), read here, shown by on_history_page."""
         store = self.tapp.history_store()
-        self.rows = []
-        self.total = store.count()
-        self._series = {}
-        table = self.query_one("#sessions", DataTable)
-        table.clear(columns=True)
-        table.add_column("Date", key="date")
-        table.add_column("Routine", key="routine")
-        table.add_column("Status", key="status")
-        table.add_column("Time", key="time")
-        table.add_column("Pain", key="pain")
-        self._more()
-        self.show_chart(self.rows[0].routine if self.rows else None)
-        for line in store.messages:
+        total = store.count() if offset == 0 else self.total
+        rows = store.sessions(limit=PAGE, offset=offset)
+        series = _series(store, rows[0].routine, rows) if offset == 0 and rows else None
+        self.post_message(HistoryPage(generation, offset, rows, total, series))
+        for line in store.messages if offset == 0 else ():
             self.notify(line, severity="warning", timeout=8)
 
-    def _more(self) -> None:
-        """Add the next page of older sessions to the table."""
-        from tproutine.share.report import (
-            format_duration,
-            local_time,
-            pain_text,
-            status_text,
-        )
+    def on_history_page(self, message: HistoryPage) -> None:
+        if message.generation != self._generation:
+            return  # an answer to a reload that another one replaced
+        from tproutine.share.report import format_duration, local_time, pain_text, status_text
 
-        page = self.tapp.history_store().sessions(limit=PAGE, offset=len(self.rows))
-        self.rows += page
-        self.query_one("#sessions", DataTable).add_rows(
+        table = self.query_one("#sessions", DataTable)
+        if message.offset == 0:
+            self.rows = []
+            self._series = {}
+            table.clear(columns=True)
+            table.add_column("Date", key="date")
+            table.add_column("Routine", key="routine")
+            table.add_column("Status", key="status")
+            table.add_column("Time", key="time")
+            table.add_column("Pain", key="pain")
+        elif message.offset != len(self.rows):
+            return
+        self.total = message.total
+        self.rows += message.rows
+        table.add_rows(
             (
                 local_time(row.started_at),
                 Text(one_line(row.routine)),
@@ -144,8 +163,17 @@ class HistoryScreen(Screen[None]):
                 format_duration(row.spent_s),
                 pain_text(row.pain_before, row.pain_after) or "–",
             )
-            for row in page
+            for row in message.rows
         )
+        self._more_asked = False
+        self._show_status()
+        if message.offset == 0:
+            if message.series is not None:
+                self._series[message.series.routine] = message.series
+            self.show_chart(self.rows[0].routine if self.rows else None)
+            self.loaded = True
+
+    def _show_status(self) -> None:
         status = self.query_one("#history-status", Label)
         if not self.rows:
             status.update("No sessions yet. They appear here as soon as one starts.")
@@ -169,26 +197,34 @@ class HistoryScreen(Screen[None]):
             return
         series = self._series.get(routine)
         if series is None:
-            from tproutine.history.progress import routine_series
-
-            # Only the weeks the chart can show: years of sessions cost nothing here.
-            newest = next(r.started_at for r in self.rows if r.routine == routine)
-            since = newest - timedelta(weeks=CHART_WEEKS)
-            rows = self.tapp.history_store().sessions(routine, since, previews=False)
-            series = routine_series(routine, rows, max_weeks=CHART_WEEKS)
-            self._series[routine] = series
+            self._read_series(self._generation, routine, list(self.rows))
+            return  # the chart keeps the last routine's until this one's is read
         chart.show(
             series,
             f"{routine}: no session counts yet (completed, or ended at least half done; "
             "previews never count).",
         )
 
+    @work(thread=True, group="history-read")
+    def _read_series(self, generation: int, routine: str, rows: list[SessionRow]) -> None:
+        series = _series(self.tapp.history_store(), routine, rows)
+        self.post_message(HistorySeries(generation, series))
+
+    def on_history_series(self, message: HistorySeries) -> None:
+        if message.generation != self._generation:
+            return
+        self._series[message.series.routine] = message.series
+        if message.series.routine == self.chart_routine:
+            self.show_chart(self.chart_routine)
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         index = event.cursor_row
         if 0 <= index < len(self.rows) and self.rows[index].routine != self.chart_routine:
             self.show_chart(self.rows[index].routine)
-        if index >= len(self.rows) - 10 and len(self.rows) < self.total:
-            self._more()
+        near_end = index >= len(self.rows) - 10
+        if near_end and len(self.rows) < self.total and not self._more_asked:
+            self._more_asked = True
+            self._read_page(self._generation, len(self.rows))
 
     def action_back(self) -> None:
         self.dismiss()
@@ -199,6 +235,7 @@ class HistoryScreen(Screen[None]):
                 folder = self.tapp.options.export_dir or Path.cwd()
                 self._export(fmt, folder)
 
+        self._asking = True
         self.app.push_screen(ExportScreen(), chosen)
 
     @work(thread=True, exclusive=True, group="export")
@@ -237,3 +274,14 @@ class HistoryScreen(Screen[None]):
         else:
             status.update(one_line(f"Exported to {message.path}"))
             self.notify(f"Saved to {message.path}", timeout=8)
+
+
+def _series(store: HistoryStore, routine: str, rows: list[SessionRow]) -> RoutineSeries:
+    """``routine``'s progress for the chart: only the weeks it can show, before the
+    newest of its sessions in ``rows`` (years of sessions cost nothing here)."""
+    from tproutine.history.progress import routine_series
+
+    newest = next(r.started_at for r in rows if r.routine == routine)
+    since = newest - timedelta(weeks=CHART_WEEKS)
+    found = store.sessions(routine, since, previews=False)
+    return routine_series(routine, found, max_weeks=CHART_WEEKS)

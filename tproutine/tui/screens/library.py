@@ -36,7 +36,6 @@ from tproutine.tui.messages import LibraryLoaded
 if TYPE_CHECKING:
     from textual.css.styles import RulesMap
 
-    from tproutine.history.store import HistoryStore
     from tproutine.tui.app import TProutineApp
     from tproutine.tui.catalog import LibraryScan, RoutineEntry
 
@@ -285,15 +284,17 @@ class LibraryScreen(Screen[None]):
     def _start_plans(self, entries: list[RoutineEntry]) -> None:
         if not any(e.plan for e in entries):
             return  # no planned routine: nothing to read, the history stays closed
-        # Opened here, on the app's thread (it may notify); read in the worker.
-        self._read_plans(entries, self.tapp.history_store())
+        self._read_plans(entries)
 
     @work(thread=True, exclusive=True, group="plans")
-    def _read_plans(self, entries: list[RoutineEntry], store: HistoryStore) -> None:
+    def _read_plans(self, entries: list[RoutineEntry]) -> None:
+        """The plans' progress, read here: opening the history may wait for another
+        program's lock (the 2 s busy timeout), and the list must not."""
         from datetime import datetime
 
         from tproutine.tui.plans import LibraryPlansRead, read_plans
 
+        store = self.tapp.history_store()
         self.post_message(LibraryPlansRead(read_plans(entries, store, datetime.now().astimezone())))
 
     def on_library_plans_read(self, message: Any) -> None:
