@@ -132,6 +132,30 @@ _ROUTINE_HELP = (
 )
 
 
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it: ``COLUMNS``, else
+    the terminal of standard output, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Help(argparse.HelpFormatter):
+    """argparse's own help, sized here: argparse would import ``shutil`` (and with it
+    zlib, bz2 and lzma, about 3 ms) for every command, to measure a help that is
+    almost never shown."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
+
+
 def _command(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -141,7 +165,9 @@ def _command(
     """A subcommand whose ``--help`` says what it does, and whose usage errors show its own
     usage (``_usage``: the innermost parser that matched, see :func:`main`)."""
     description = summary[0].upper() + summary[1:] + "."
-    p = sub.add_parser(name, help=summary, description=f"{description} {details}".strip())
+    p = sub.add_parser(
+        name, help=summary, description=f"{description} {details}".strip(), formatter_class=_Help
+    )
     p.set_defaults(_usage=p)
     return p
 
@@ -155,6 +181,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="tproutine",
+        formatter_class=_Help,
         description="Guided trigger-point and stretching routines, with BLE massage devices. "
         "With no command, the app opens on your library of routines.",
         epilog="`tproutine COMMAND --help` explains a command. "

@@ -7,6 +7,7 @@ test imported can hide a heavy import, and reports what ended up in sys.modules.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,27 @@ def test_a_valid_file_is_checked_without_pydantic(command: str, path: Path) -> N
     result = run([command, str(path)], heavy=("pydantic",))
     assert result["code"] == 0 and result["heavy"] == []
     assert isinstance(result["out"], int) and result["out"] > 0
+
+
+@pytest.mark.parametrize("command", ["validate", "show"])
+def test_a_one_file_command_finds_folders_and_sizes_its_help_without_their_modules(
+    command: str,
+) -> None:
+    # platformdirs (6-10 ms) for the person's folders, shutil (zlib, bz2, lzma: 3 ms)
+    # for argparse's help width: tproutine.paths and cli._Help do without them.
+    result = run(
+        [command, str(ROOT / "routines" / "low-back.yaml")], heavy=("platformdirs", "shutil")
+    )
+    assert result["heavy"] == [] and result["code"] == 0
+
+
+def test_the_help_is_as_wide_as_the_terminal_says() -> None:
+    env = {**os.environ, "COLUMNS": "50"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tproutine", "validate", "--help"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, env=env,
+    )  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and len(lines) > 4
+    widest = max(map(len, lines))
+    assert 40 <= widest <= 48  # wrapped at 50 columns less argparse's margin of 2
