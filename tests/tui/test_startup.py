@@ -219,3 +219,32 @@ async def test_a_routine_with_the_device_has_its_panel_in_the_first_frame(
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, "the Player", lambda: isinstance(app.screen, PlayerScreen))
         assert app.screen.query("#device") and not app.screen.query("#device-later")
+
+
+async def test_the_librarys_keys_come_after_the_list_in_their_place(
+    make: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.geometry import Region
+    from textual.widgets import Footer
+
+    from tproutine.tui.screens.library import LibraryScreen
+
+    kept: dict[str, Region] = {}
+    real = LibraryScreen._mount_footer
+
+    async def spy(screen: LibraryScreen) -> None:
+        # The first frame: the list and its status, the keys' place, no keys yet.
+        kept["footer"] = screen.query_one("#footer-later").region
+        assert not screen.query(Footer)
+        first_frame = screen_text(screen.app)
+        assert "routines" in first_frame and "later" not in first_frame
+        await real(screen)
+
+    monkeypatch.setattr(LibraryScreen, "_mount_footer", spy)
+    app = make()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await library_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, LibraryScreen) and not screen.query("#footer-later")
+        assert screen.query_one(Footer).region == kept["footer"]  # nothing moved
+        assert "q Quit" in screen_text(app)

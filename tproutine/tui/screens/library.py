@@ -32,6 +32,7 @@ from tproutine.routine.durations import format_clock as clock_text
 from tproutine.safetext import one_line
 from tproutine.tui.columns import DEVICE_MARK, fit
 from tproutine.tui.messages import LibraryLoaded
+from tproutine.tui.widgets.reserved import Reserved, after_first_frame, put_in_place
 
 if TYPE_CHECKING:
     from textual.css.styles import RulesMap
@@ -214,15 +215,23 @@ class LibraryScreen(Screen[None]):
                 yield Label("", id="search-hint", classes="-hidden", markup=False)
             with VerticalScroll(id="preview-pane"):
                 yield Static(id="preview", markup=False)
-        yield Footer(compact=True)
+        # The keys a frame after the list (tui/widgets/reserved.py): the list first.
+        yield Reserved(id="footer-later")
 
     def on_mount(self) -> None:
         if not self._built:
             return
+        after_first_frame(self, self._mount_footer)
         if self.tapp.entries is not None:
             self._show(self.tapp.entries, complete=True)
         elif self.is_active:
             self._load()
+
+    async def _mount_footer(self) -> None:
+        mounted = put_in_place(self, "footer-later", Footer(compact=True))
+        if mounted is not None:
+            await mounted
+            self.refresh_bindings()
 
     async def on_screen_resume(self) -> None:
         if not self.is_active:

@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widget import Widget
 from textual.widgets import Digits, Footer, Label, Static
 
 from tproutine.engine.events import Event
@@ -29,6 +28,7 @@ from tproutine.safetext import one_line, visible
 from tproutine.tui.messages import SessionEvent
 from tproutine.tui.widgets.device_panel import DevicePanel
 from tproutine.tui.widgets.meter import Meter
+from tproutine.tui.widgets.reserved import Reserved, after_first_frame, put_in_place
 
 if TYPE_CHECKING:
     from tproutine.runtime import Runtime
@@ -89,16 +89,6 @@ def details_line(seg: Segment) -> str:
     if seg.pressure is not None:
         parts.append(f"Pressure: {seg.pressure} of 10")
     return " · ".join(parts)
-
-
-class Reserved(Widget):
-    """The place of a part mounted after the first frame: blank, in its colours.
-
-    (A bare Widget draws its own name, "Widget#footer-later", in that frame.)
-    """
-
-    def render(self) -> str:
-        return ""
 
 
 class ConfirmEndScreen(ModalScreen[bool]):
@@ -233,17 +223,16 @@ class PlayerScreen(Screen[None]):
         if not self.is_attached or not self.app.is_running:
             return  # the Player is gone already, or the app is closing (a quick quit)
         with self.app.batch_update():
-            mounting = []
-            later = self.query("#device-later")
-            if later:
-                panel = DevicePanel(self.tapp.device_status, id="device")
-                mounting.append(self.mount(panel, after=later.first()))
-                later.remove()
             footer = Footer(compact=True, show_command_palette=self.size.width >= NARROW_WIDTH)
-            mounting.append(self.mount(footer, before=self.query_one("#footer-later")))
-            self.query("#footer-later").remove()
+            mounting = [
+                put_in_place(
+                    self, "device-later", DevicePanel(self.tapp.device_status, id="device")
+                ),
+                put_in_place(self, "footer-later", footer),
+            ]
             for mounted in mounting:
-                await mounted
+                if mounted is not None:
+                    await mounted
         # The footer lists the keys once the screen publishes its bindings again.
         self.refresh_bindings()
         self._rest_shown = True
@@ -264,12 +253,8 @@ class PlayerScreen(Screen[None]):
         self.refresh_view()
         self.set_interval(self.tapp.options.refresh_interval, self.refresh_view)
         self._run()
-        # The rest once the frame that shows the step is painted. Textual paints
-        # nothing while the app itself starts (its start-up is one batch of updates),
-        # so "after the next refresh" alone would still come before the first frame;
-        # the app's own queue is read only once that start is over, and from there the
-        # screen's next refresh is the first frame on the terminal.
-        self.app.call_later(self.call_after_refresh, self._mount_the_rest)
+        # The rest once the frame that shows the step is painted.
+        after_first_frame(self, self._mount_the_rest)
 
     def on_resize(self) -> None:
         # A small terminal keeps what matters: the digits, the step's bar, "Next" and
