@@ -9,8 +9,10 @@ too slow to fire, so a test refreshes the Player itself after moving the clock.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -247,3 +249,22 @@ async def open_routine(pilot: Pilot[Any], name: str) -> None:
         await pilot.press("down")
     await pilot.press("enter")
     await pilot.pause()
+
+
+@contextlib.contextmanager
+def history_held(app: TProutineApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """The app's history opens only once the test sets the event it yields, as while
+    another program holds the database's lock (tests/history/test_history_lock.py:
+    up to the 2 s busy timeout there, as long as the test likes here)."""
+    gate = threading.Event()
+    real = app.history_store
+
+    def held() -> HistoryStore:
+        assert gate.wait(60)
+        return real()
+
+    monkeypatch.setattr(app, "history_store", held)
+    try:
+        yield gate
+    finally:
+        gate.set()

@@ -15,7 +15,7 @@ from tproutine.history.store import FinalStatus, HistoryStore, SegmentRecord
 from tproutine.tui.messages import HistoryExported
 from tproutine.tui.screens.history import ExportScreen, HistoryScreen
 
-from .conftest import AppFactory, flat, library_ready, screen_text, wait_for
+from .conftest import AppFactory, flat, history_held, library_ready, screen_text, wait_for
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -209,21 +209,11 @@ async def test_the_history_and_the_plans_never_wait_on_the_screen(
     # Opening the history waits while another program holds its lock (up to the 2 s
     # busy timeout, tests/history/test_history_lock.py): here it waits until the test
     # says, and every screen goes on meanwhile.
-    import threading
-
     from tproutine.tui.screens.library import LibraryScreen
 
     seed()
-    gate = threading.Event()
     app = make()
-    real = app.history_store
-
-    def held() -> HistoryStore:
-        assert gate.wait(60)
-        return real()
-
-    monkeypatch.setattr(app, "history_store", held)
-    try:
+    with history_held(app, monkeypatch) as gate:
         async with app.run_test(size=(100, 30)) as pilot:
             await library_ready(pilot)  # listed, its plans still being read
             await pilot.press("h")
@@ -241,5 +231,3 @@ async def test_the_history_and_the_plans_never_wait_on_the_screen(
             assert isinstance(again, HistoryScreen)
             await wait_for(pilot, "the sessions", lambda: again.loaded)
             assert "3 sessions, newest first." in flat(screen_text(app))
-    finally:
-        gate.set()

@@ -17,7 +17,15 @@ from tproutine.tui.screens.before_start import BeforeStartScreen
 from tproutine.tui.screens.library import LibraryScreen
 from tproutine.tui.screens.player import PlayerScreen
 
-from .conftest import AppFactory, flat, library_ready, screen_text, settle, wait_for
+from .conftest import (
+    AppFactory,
+    flat,
+    history_held,
+    library_ready,
+    screen_text,
+    settle,
+    wait_for,
+)
 
 ROUTINES = {
     # Fourteen a week with nothing done: due whatever the day.
@@ -146,20 +154,10 @@ async def test_the_list_does_not_wait_for_the_history_its_plans_need(
 ) -> None:
     # Opening the history waits while another program holds its lock (up to the 2 s
     # busy timeout): here until the test says. The list is usable meanwhile.
-    import threading
-
     folder = library(xdg / "routines")
     done_today("B weekly")
-    gate = threading.Event()
     app = make(routine_dirs=((folder, "yours"),))
-    real = app.history_store
-
-    def held() -> HistoryStore:
-        assert gate.wait(60)
-        return real()
-
-    monkeypatch.setattr(app, "history_store", held)
-    try:
+    with history_held(app, monkeypatch) as gate:
         async with app.run_test(size=(120, 30)) as pilot:
             # Listed (library_ready would wait for every worker, the plans' too).
             await wait_for(pilot, "the library", lambda: app.entries is not None)
@@ -172,5 +170,3 @@ async def test_the_list_does_not_wait_for_the_history_its_plans_need(
             gate.set()
             await plans_ready(pilot)
             assert "A daily one · ● due" in screen_text(app)
-    finally:
-        gate.set()
