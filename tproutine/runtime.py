@@ -250,17 +250,12 @@ class Runtime:
         if later is None:
             return
         try:
-            from tproutine.history.recorder import HistoryRecorder
-
             store = later.open_store()
         except Exception as exc:
             # A history problem never stops a routine (nor its close): it goes unrecorded.
             self.report(f"history: this session cannot be saved: {exc}")
             return
-        store.mark_interrupted()
-        recorder = HistoryRecorder(
-            self.timeline, later.file, later.pain_before, store, preview=later.preview
-        )
+        recorder = _recorder(self.timeline, store, later.file, later.pain_before, later.preview)
         self._store, self._recorder = store, recorder
         recorder.replay(later.held, monotonic())
         self._history_problems()
@@ -372,6 +367,21 @@ class Runtime:
             self._store = None
 
 
+def _recorder(
+    timeline: Timeline,
+    store: HistoryStore,
+    file: str | None,
+    pain_before: int | None,
+    preview: bool,
+) -> HistoryRecorder:
+    """The session's recorder, once the sessions of dead processes are marked
+    ``interrupted`` (imported here: see :class:`HistoryLater`)."""
+    from tproutine.history.recorder import HistoryRecorder
+
+    store.mark_interrupted()
+    return HistoryRecorder(timeline, file, pain_before, store, preview=preview)
+
+
 def _warn(line: str) -> None:
     log.warning("%s", line)
 
@@ -448,10 +458,7 @@ def build_runtime(
 
             store = HistoryStore.open(history_path)
         if store is not None:
-            from tproutine.history.recorder import HistoryRecorder
-
-            store.mark_interrupted()
-            recorder = HistoryRecorder(timeline, file, pain_before, store, preview=preview)
+            recorder = _recorder(timeline, store, file, pain_before, preview)
     if voice is True:
         argv = settings.speech_command()
     elif voice is False or voice is None:

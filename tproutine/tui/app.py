@@ -304,11 +304,12 @@ class TProutineApp(App[int]):
         session's records; what it finds is said through the session
         (``Runtime.report``). None of it waits for the Player or holds it up.
         """
-        if self._store is None:
-            from tproutine.history.store import HistoryStore
+        with self._store_lock:  # a screen's worker may be opening it for reading
+            if self._store is None:
+                from tproutine.history.store import HistoryStore
 
-            self._store = HistoryStore.open(self.options.history_path, behind=True)
-        store = self._store
+                self._store = HistoryStore.open(self.options.history_path, behind=True)
+            store = self._store
         # Each step's record is committed by the store's own thread: an fsync, or
         # another program's lock on the database, never holds the Player up.
         store.on_news = self._history_news
@@ -574,9 +575,9 @@ class TProutineApp(App[int]):
         if show:
             self.push_screen(player)
         if later:
-            # Through the app's queue, which is read once Textual's start is over: from
-            # there the next refresh is the first frame (see PlayerScreen.on_mount).
-            self.call_later(self.call_after_refresh, self._attach_history, runtime)
+            from tproutine.tui.widgets.reserved import after_first_frame
+
+            after_first_frame(self, self._attach_history, runtime)
         return player
 
     def stop_motor(self) -> None:

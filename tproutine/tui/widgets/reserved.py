@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -26,15 +27,15 @@ class Reserved(Widget):
         return ""
 
 
-def after_first_frame(screen: Screen[Any], then: Callable[[], Awaitable[None]]) -> None:
-    """Run ``then`` once the frame being built now is on the terminal.
+def after_first_frame(node: DOMNode, then: Callable[..., object], *args: object) -> None:
+    """Run ``then(*args)`` once the frame being built now is on the terminal.
 
     Textual paints nothing while the app itself starts (its start-up is one batch of
-    updates), so a screen's ``call_after_refresh`` from ``on_mount`` would still come
-    before the first frame; the app's own queue is read only once that start is
-    over, and from there the screen's next refresh is the first frame.
+    updates), so a ``call_after_refresh`` from ``on_mount`` would still come before
+    the first frame; the app's own queue is read only once that start is over, and
+    from there the next refresh is the first frame.
     """
-    screen.app.call_later(screen.call_after_refresh, then)
+    node.app.call_later(node.call_after_refresh, then, *args)
 
 
 def put_in_place(screen: Screen[Any], place: str, widget: Widget) -> Awaitable[None] | None:
