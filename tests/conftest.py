@@ -9,8 +9,11 @@ property; speed is measured by the benchmarks under ``bench/``.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # `make test` must give the same answer every time (a red CI means nothing lands),
@@ -25,3 +28,20 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 # TPROUTINE_BLUEZ_VM): `make test` does not even collect them.
 if os.environ.get("TPROUTINE_BLUEZ_VM") != "1":
     collect_ignore = ["bluez"]
+
+
+@pytest.fixture(autouse=True)
+def _package_logger_as_it_was() -> Iterator[None]:
+    """Put the ``tproutine`` logger back as it was after each test.
+
+    A command run in process (``cli.main``) routes the package's log to one-line
+    messages and stops it propagating (``commands.common.quiet_logging``); left so,
+    every later test that reads the log with ``caplog`` saw nothing, and which
+    tests failed depended on the order they ran in.
+    """
+    logger = logging.getLogger("tproutine")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.propagate = propagate
+    logger.setLevel(level)
