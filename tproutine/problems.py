@@ -9,23 +9,30 @@ PyYAML alone costs it about 20 ms.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from tproutine.frozen import Frozen, set_field
 from tproutine.safetext import one_line
 
 # The largest routine, catalogue or profile file read (1 MiB).
 MAX_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(Frozen):  # not a dataclass: see ``frozen.py`` (start-up)
     """One mistake in a file, printed as ``file:line:col: path: message``."""
 
+    __slots__ = ("file", "line", "col", "path", "message")
     file: str
     line: int
     col: int
     path: str
     message: str
+
+    def __init__(self, file: str, line: int, col: int, path: str, message: str) -> None:
+        set_field(self, "file", file)
+        set_field(self, "line", line)
+        set_field(self, "col", col)
+        set_field(self, "path", path)
+        set_field(self, "message", message)
 
     def __str__(self) -> str:
         # Line 0: a problem of the whole file (missing, unreadable), with no place in it.

@@ -14,7 +14,6 @@ returns have no positions, and its constructor would expand aliases blindly.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -22,6 +21,8 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
+
+from tproutine.frozen import Frozen, set_field
 
 # Problem and LoadError live without YAML (commands that only catch them stay fast);
 # every reader still takes them from here.
@@ -45,12 +46,17 @@ _SEQ_TAG = _STD + "seq"
 _MERGE_TAG = _STD + "merge"
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
+# Mark and Document are not dataclasses: see ``frozen.py`` (start-up).
+class Mark(Frozen):
     """A 1-based line and column."""
 
+    __slots__ = ("line", "col")
     line: int
     col: int
+
+    def __init__(self, line: int, col: int) -> None:
+        set_field(self, "line", line)
+        set_field(self, "col", col)
 
 
 def format_path(path: Iterable[str | int]) -> str:
@@ -67,14 +73,25 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-@dataclass
 class Document:
     """Plain Python data (dicts, lists, scalars) and where each part was in the file."""
 
-    file: str
-    data: dict[str, Any]
-    value_marks: dict[Path, Mark] = field(default_factory=dict)
-    key_marks: dict[Path, Mark] = field(default_factory=dict)
+    __slots__ = ("file", "data", "value_marks", "key_marks")
+
+    def __init__(
+        self,
+        file: str,
+        data: dict[str, Any],
+        value_marks: dict[Path, Mark] | None = None,
+        key_marks: dict[Path, Mark] | None = None,
+    ) -> None:
+        self.file = file
+        self.data = data
+        self.value_marks: dict[Path, Mark] = {} if value_marks is None else value_marks
+        self.key_marks: dict[Path, Mark] = {} if key_marks is None else key_marks
+
+    def __repr__(self) -> str:
+        return f"Document(file={self.file!r}, data={self.data!r})"
 
     def mark(self, path: Sequence[str | int], *, key: bool = False) -> Mark:
         """The position of ``path`` (its key if asked and known), else of its nearest parent."""

@@ -268,7 +268,6 @@ async def test_the_real_engine_on_a_fake_clock_is_recorded(store: HistoryStore) 
 
 
 def test_a_preview_an_adjustment_and_the_plan_are_recorded(store: HistoryStore) -> None:
-    from dataclasses import replace
 
     from tproutine.routine.loader import parse_routine
     from tproutine.routine.timeline import AdjustmentNote
@@ -277,7 +276,7 @@ def test_a_preview_an_adjustment_and_the_plan_are_recorded(store: HistoryStore) 
         "format: tproutine/1\nname: X\nplan: {per_week: 3, weeks: 6}\nsteps: [{rest: 5s}]\n", "x"
     ).routine.plan
     note = AdjustmentNote("ab" * 32, "time ×0.75; Doorway chest stretch: skipped")
-    timeline = replace(TIMELINE, plan=plan, adjustment=note)
+    timeline = TIMELINE.replace(plan=plan, adjustment=note)
     recorder = HistoryRecorder(timeline, None, None, store, now=Clock(), preview=True)
     for event in SESSION:
         recorder(event)

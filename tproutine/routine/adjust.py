@@ -649,7 +649,7 @@ def _expand(loaded: LoadedRoutine, targets: dict[str, _Target], note: Adjustment
     routine = loaded.routine.model_copy(
         update={"steps": _rebuild(loaded.routine.steps, "steps", targets)}
     )
-    return replace(expand(replace(loaded, routine=routine)), adjustment=note)
+    return expand(replace(loaded, routine=routine)).replace(adjustment=note)
 
 
 def adjust(loaded: LoadedRoutine, adj: Adjustment) -> Timeline:

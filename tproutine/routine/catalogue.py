@@ -35,7 +35,7 @@ from __future__ import annotations
 import difflib
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -315,7 +315,7 @@ def _check_entry(
     # Problems name the path inside the catalogue: steps[0].x → steps.ID.x
     prefix = "steps[0]"
     return [
-        replace(p, path=format_path(here) + p.path[len(prefix) :])
+        p.replace(path=format_path(here) + p.path[len(prefix) :])
         if p.path.startswith(prefix)
         else p
         for p in found
@@ -327,8 +327,7 @@ def _duplicate_ids(problems: Iterable[Problem]) -> list[Problem]:
     for p in problems:
         parts = p.path.split(".")
         if len(parts) == 2 and parts[0] == "steps" and "appears twice" in p.message:
-            p = replace(
-                p,
+            p = p.replace(
                 message=f"the id {parts[1]!r} appears twice in this catalogue "
                 "(ids are unique: keep one, or rename one)",
             )

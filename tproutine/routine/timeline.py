@@ -6,8 +6,9 @@ expansion (see ``expand.py``); nothing downstream re-reads the routine's steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from tproutine.frozen import Frozen, set_field
 
 if TYPE_CHECKING:
     from tproutine.routine.checked import Plan
@@ -34,16 +35,20 @@ MAX_TOTAL_S = 8 * 3600.0
 WORK_KINDS: frozenset[str] = frozenset({"hold", "stretch", "massage", "breathe"})
 
 
-@dataclass(frozen=True, slots=True)
-class Cue:
+# Frozen values written out rather than dataclasses: see ``frozen.py`` (start-up).
+class Cue(Frozen):
     """Something to say ``at_s`` seconds after the segment starts."""
 
+    __slots__ = ("at_s", "say")
     at_s: float
     say: str
 
+    def __init__(self, at_s: float, say: str) -> None:
+        set_field(self, "at_s", at_s)
+        set_field(self, "say", say)
 
-@dataclass(frozen=True, slots=True)
-class DeviceSetting:
+
+class DeviceSetting(Frozen):
     """What the device does during a segment.
 
     Either a share of the device's range that goes linearly from ``from_pct`` to
@@ -51,9 +56,17 @@ class DeviceSetting:
     device ``level`` (device-specific routines).
     """
 
-    from_pct: float | None = None
-    to_pct: float | None = None
-    level: int | None = None
+    __slots__ = ("from_pct", "to_pct", "level")
+    from_pct: float | None
+    to_pct: float | None
+    level: int | None
+
+    def __init__(
+        self, from_pct: float | None = None, to_pct: float | None = None, level: int | None = None
+    ) -> None:
+        set_field(self, "from_pct", from_pct)
+        set_field(self, "to_pct", to_pct)
+        set_field(self, "level", level)
 
     @property
     def is_level(self) -> bool:
@@ -71,24 +84,79 @@ class DeviceSetting:
         return {"from": self.from_pct, "to": self.to_pct}
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(Frozen):
+    """One timed part of the timeline: a hold, a stretch, a rest, a side switch..."""
+
+    __slots__ = (
+        "index",
+        "kind",
+        "title",
+        "start_s",
+        "duration_s",
+        "side",
+        "rep",
+        "reps",
+        "device",
+        "cues",
+        "area",
+        "tool",
+        "instructions",
+        "pressure",
+        "pattern",
+        "step_path",
+    )
     index: int
     kind: SegmentKind
     title: str
     start_s: float
     duration_s: float
-    side: Side | None = None
-    rep: int | None = None
-    reps: int | None = None  # how many repetitions the step has on this side ("rep 2 of 3")
-    device: DeviceSetting | None = None
-    cues: tuple[Cue, ...] = ()
-    area: str | None = None
-    tool: str | None = None
-    instructions: str | None = None
-    pressure: int | None = None
-    pattern: tuple[float, ...] | None = None  # breathe: inhale, [hold,] exhale, [hold]
-    step_path: str | None = None  # where it came from in the file, e.g. "steps[5].steps[0]"
+    side: Side | None
+    rep: int | None
+    reps: int | None  # how many repetitions the step has on this side ("rep 2 of 3")
+    device: DeviceSetting | None
+    cues: tuple[Cue, ...]
+    area: str | None
+    tool: str | None
+    instructions: str | None
+    pressure: int | None
+    pattern: tuple[float, ...] | None  # breathe: inhale, [hold,] exhale, [hold]
+    step_path: str | None  # where it came from in the file, e.g. "steps[5].steps[0]"
+
+    def __init__(
+        self,
+        index: int,
+        kind: SegmentKind,
+        title: str,
+        start_s: float,
+        duration_s: float,
+        side: Side | None = None,
+        rep: int | None = None,
+        reps: int | None = None,
+        device: DeviceSetting | None = None,
+        cues: tuple[Cue, ...] = (),
+        area: str | None = None,
+        tool: str | None = None,
+        instructions: str | None = None,
+        pressure: int | None = None,
+        pattern: tuple[float, ...] | None = None,
+        step_path: str | None = None,
+    ) -> None:
+        set_field(self, "index", index)
+        set_field(self, "kind", kind)
+        set_field(self, "title", title)
+        set_field(self, "start_s", start_s)
+        set_field(self, "duration_s", duration_s)
+        set_field(self, "side", side)
+        set_field(self, "rep", rep)
+        set_field(self, "reps", reps)
+        set_field(self, "device", device)
+        set_field(self, "cues", cues)
+        set_field(self, "area", area)
+        set_field(self, "tool", tool)
+        set_field(self, "instructions", instructions)
+        set_field(self, "pressure", pressure)
+        set_field(self, "pattern", pattern)
+        set_field(self, "step_path", step_path)
 
     @property
     def end_s(self) -> float:
@@ -111,29 +179,74 @@ class Segment:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class AdjustmentNote:
+class AdjustmentNote(Frozen):
     """Which adjustment changed a timeline: what history records and screens say."""
 
+    __slots__ = ("hash", "summary", "source")
     hash: str  # SHA-256 of the adjustment file's bytes (or of the built-in one's text)
     summary: str  # one line: "time ×0.75; Upper trapezius: pressure 4, 30s"
-    source: str | None = None  # the adjustment file, when there is one
+    source: str | None  # the adjustment file, when there is one
+
+    def __init__(self, hash: str, summary: str, source: str | None = None) -> None:
+        set_field(self, "hash", hash)
+        set_field(self, "summary", summary)
+        set_field(self, "source", source)
 
 
-@dataclass(frozen=True, slots=True)
-class Timeline:
+class Timeline(Frozen):
+    """A routine expanded: its segments in order, and what screens and history say of it."""
+
+    __slots__ = (
+        "name",
+        "segments",
+        "total_s",
+        "device_specific",
+        "uses_device",
+        "warnings",
+        "avoid_if",
+        "content_hash",
+        "source",
+        "plan",
+        "adjustment",
+    )
     name: str
     segments: tuple[Segment, ...]
     total_s: float
-    device_specific: bool = False  # a step uses a raw `level`
-    uses_device: bool = False
-    warnings: tuple[str, ...] = ()
-    avoid_if: tuple[str, ...] = ()
-    content_hash: str = ""  # sha256 of the file's bytes: which version was run
-    source: str | None = None  # the file it came from
-    plan: Plan | None = None  # how often it is meant to be done (the file's `plan`)
+    device_specific: bool  # a step uses a raw `level`
+    uses_device: bool
+    warnings: tuple[str, ...]
+    avoid_if: tuple[str, ...]
+    content_hash: str  # sha256 of the file's bytes: which version was run
+    source: str | None  # the file it came from
+    plan: Plan | None  # how often it is meant to be done (the file's `plan`)
     # The adjustment in force (``tproutine-adjust/1`` or "easier today"); None = as written.
-    adjustment: AdjustmentNote | None = None
+    adjustment: AdjustmentNote | None
+
+    def __init__(
+        self,
+        name: str,
+        segments: tuple[Segment, ...],
+        total_s: float,
+        device_specific: bool = False,
+        uses_device: bool = False,
+        warnings: tuple[str, ...] = (),
+        avoid_if: tuple[str, ...] = (),
+        content_hash: str = "",
+        source: str | None = None,
+        plan: Plan | None = None,
+        adjustment: AdjustmentNote | None = None,
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "segments", segments)
+        set_field(self, "total_s", total_s)
+        set_field(self, "device_specific", device_specific)
+        set_field(self, "uses_device", uses_device)
+        set_field(self, "warnings", warnings)
+        set_field(self, "avoid_if", avoid_if)
+        set_field(self, "content_hash", content_hash)
+        set_field(self, "source", source)
+        set_field(self, "plan", plan)
+        set_field(self, "adjustment", adjustment)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -27,9 +27,9 @@ This module reads no catalogue until a routine has a ``use:``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tproutine.frozen import Frozen, set_field
 from tproutine.routine import quick
 from tproutine.routine.checked import WORK_KINDS
 from tproutine.yamlsafe import Document, LoadError, Problem, describe_value, format_path
@@ -91,12 +91,18 @@ def has_uses(data: dict[str, Any]) -> bool:
     return next(_sites(data.get("steps"), ("steps",)), None) is not None
 
 
-@dataclass(frozen=True)
-class Uses:
+class Uses(Frozen):  # not a dataclass: see ``frozen.py`` (start-up)
     """Where a routine used catalogue steps, to explain problems found afterwards."""
 
-    doc: Document | None = None
-    origins: tuple[tuple[Path, CatalogueStep], ...] = ()
+    __slots__ = ("doc", "origins")
+    doc: Document | None
+    origins: tuple[tuple[Path, CatalogueStep], ...]
+
+    def __init__(
+        self, doc: Document | None = None, origins: tuple[tuple[Path, CatalogueStep], ...] = ()
+    ) -> None:
+        set_field(self, "doc", doc)
+        set_field(self, "origins", origins)
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -118,8 +124,7 @@ class Uses:
                 name = format_path(site)
                 inside = p.path.startswith((f"{name}.", f"{name}["))
                 if inside and (p.line, p.col) == (mark.line, mark.col):
-                    p = replace(
-                        p,
+                    p = p.replace(
                         message=f"{p.message} (this comes from {step.id!r}, {step.where}; "
                         "change it here, under use:)",
                     )

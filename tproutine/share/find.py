@@ -23,9 +23,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from tproutine.frozen import Frozen, set_field
 from tproutine.safetext import one_line
 
 STDIN = "-"
@@ -35,12 +35,17 @@ _SUFFIXES = (".yaml", ".yml")
 _LISTED = 12
 
 
-@dataclass(frozen=True)
-class RoutineRef:
+# RoutineRef and Candidate are not dataclasses: see ``frozen.py`` (start-up).
+class RoutineRef(Frozen):
     """A routine to read: a file, or standard input when ``path`` is None."""
 
+    __slots__ = ("shown", "path")
     shown: str  # the name in messages: the path as typed or found, or "<stdin>"
     path: Path | None
+
+    def __init__(self, shown: str, path: Path | None) -> None:
+        set_field(self, "shown", shown)
+        set_field(self, "path", path)
 
     def read(self) -> bytes:
         """The routine's bytes; a :class:`~tproutine.yamlsafe.LoadError` says why not."""
@@ -51,13 +56,18 @@ class RoutineRef:
         return read_stdin(self.shown)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(Frozen):
     """A routine file in the library."""
 
+    __slots__ = ("path", "origin", "name")
     path: Path
     origin: str  # "yours" or "bundled"
-    name: str | None = None  # the routine's `name:`, when it was read
+    name: str | None  # the routine's `name:`, when it was read
+
+    def __init__(self, path: Path, origin: str, name: str | None = None) -> None:
+        set_field(self, "path", path)
+        set_field(self, "origin", origin)
+        set_field(self, "name", name)
 
 
 class FindError(Exception):
