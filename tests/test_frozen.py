@@ -23,14 +23,10 @@ class Point(Frozen):
         set_field(self, "y", y)
 
 
-class Other(Frozen):
-    __slots__ = ("x", "y")
-    x: int
-    y: int
+class Other(Point):
+    """The same fields, another class (as a dataclass's subclass, never equal)."""
 
-    def __init__(self, x: int, y: int = 0) -> None:
-        set_field(self, "x", x)
-        set_field(self, "y", y)
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +39,10 @@ def test_equality_and_hash_are_by_value_and_class() -> None:
     assert Point(1, 2) == Point(1, 2) and hash(Point(1, 2)) == hash(Point(1, 2))
     assert Point(1, 2) != Point(2, 1)
     assert Point(1, 2) != Other(1, 2)  # same fields, another class
+    # A subclass compares, hashes, shows and copies over its base's fields too.
+    assert Other(1, 2) == Other(1, 2) != Other(1, 3)
+    assert repr(Other(1, 2)) == "Other(x=1, y=2)" and Other(1, 2).replace(y=3) == Other(1, 3)
+    assert copy.copy(Other(1, 2)) == Other(1, 2)
     assert Point(1, 2) != (1, 2)
     assert len({Point(1, 2), Point(1, 2), Point(1, 3)}) == 2
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import Any, Self
+    from typing import Any, ClassVar, Self
 
 # How a frozen instance's ``__init__`` sets its fields (``__setattr__`` refuses).
 set_field = object.__setattr__
@@ -35,6 +35,15 @@ class Frozen:
     """A value: fields in ``__slots__``, set once by ``__init__``, compared by value."""
 
     __slots__: tuple[str, ...] = ()
+    # Every field in order, a base class's first: what equality, hash, repr, replace
+    # and copy go over (a subclass's own __slots__ holds only the fields it adds).
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._fields = tuple(
+            name for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ())
+        )
 
     def __setattr__(self, name: str, value: object) -> None:
         raise FrozenError(f"cannot assign to field {name!r}")
@@ -43,7 +52,7 @@ class Frozen:
         raise FrozenError(f"cannot delete field {name!r}")
 
     def _values(self) -> tuple[object, ...]:
-        return tuple([getattr(self, name) for name in self.__slots__])
+        return tuple([getattr(self, name) for name in self._fields])
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -55,12 +64,12 @@ class Frozen:
         return hash(self._values())
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"{self.__class__.__qualname__}({fields})"
 
     def replace(self, **changes: object) -> Self:
         """A copy with ``changes`` (field: value), as ``dataclasses.replace``."""
-        values = {name: getattr(self, name) for name in self.__slots__}
+        values = {name: getattr(self, name) for name in self._fields}
         unknown = changes.keys() - values.keys()
         if unknown:
             raise TypeError(f"{self.__class__.__qualname__} has no field {sorted(unknown)[0]!r}")
@@ -73,5 +82,5 @@ class Frozen:
         return self._values()
 
     def __setstate__(self, state: tuple[object, ...]) -> None:
-        for name, value in zip(self.__slots__, state, strict=True):
+        for name, value in zip(self._fields, state, strict=True):
             set_field(self, name, value)
