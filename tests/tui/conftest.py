@@ -209,11 +209,13 @@ async def palette_run(pilot: Pilot[Any], typed: str, title: str) -> None:
 
 
 async def library_ready(pilot: Pilot[Any]) -> None:
-    """Wait until the Library has read the routine files (a worker thread)."""
+    """Wait until the Library has read the routine files (a worker thread) and its keys
+    are in place (they come a frame after the list: ``LibraryScreen._mount_footer``)."""
     app = pilot.app
     assert isinstance(app, TProutineApp)
     await wait_for(pilot, "the library", lambda: app.entries is not None)
     await app.workers.wait_for_complete()
+    await wait_for(pilot, "the Library's keys", lambda: not app.screen.query("#footer-later"))
     await pilot.pause()
 
 

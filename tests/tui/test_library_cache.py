@@ -300,8 +300,9 @@ async def test_run_file_that_asks_first_asks_over_a_library_built_later(
         await pilot.press("q", "y")
         await pilot.pause()
         await pilot.press("enter")  # the summary, back to the Library under it all
-        await library_ready(pilot)
+        await library_ready(pilot)  # with its keys, though it was built only now
         assert app.screen is library and "3 routines" in screen_text(app)
+        assert "q Quit" in screen_text(app).splitlines()[-1]
 
 
 # --- 1,000 routines -------------------------------------------------------------------

@@ -239,6 +239,8 @@ class LibraryScreen(Screen[None]):
         if not self._built:
             self._wanted = True
             await self.recompose()
+            # Built only now (under a screen that asked first): on_mount has passed.
+            after_first_frame(self, self._mount_footer)
         if self.tapp.entries is None:
             self._load()
         else:
