@@ -89,6 +89,94 @@ def test_a_file_changed_to_the_same_size_and_mtime_is_read_again(xdg: Path, fold
     assert not entry.ok and "negative" in entry.errors[0]
 
 
+def later(seconds: float) -> Any:
+    """A wall clock ``seconds`` ahead: a scan made that long after the files were written."""
+    import time
+
+    return lambda: time.time_ns() + int(seconds * 1e9)
+
+
+def test_a_file_whose_status_is_the_records_is_not_read_again(
+    xdg: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        (folder / f"r{i}.yaml").write_text(routine(f"Routine {i}"))
+    # Read a minute after they were written: their status can vouch for them.
+    first = scan_library(((folder, "yours"),), cache=LibraryCache.open(clock_ns=later(60)))
+    assert all(type(r["key"]["read"]) is int for r in records(xdg).values())
+
+    def no_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a file whose status is unchanged was read")
+
+    monkeypatch.setattr("tproutine.cachefiles.read_whole", no_reading)
+    monkeypatch.setattr("tproutine.tui.catalog.read_entry", no_reading)
+    assert scan(folder) == first
+
+
+def test_a_file_written_just_before_it_was_read_is_hashed_again(xdg: Path, folder: Path) -> None:
+    # An edit within the same tick of the file system's clock keeps the file's status
+    # (git's "racily clean" files): seen here as a record whose status is the file's
+    # as it is now, made less than RACY_NS after the file's last change.
+    path = folder / "desk.yaml"
+    path.write_text(GOOD)
+    assert scan(folder)[0].ok
+    path.write_text(BAD.replace("-30s", "-3s"))  # the same size, other bytes
+    data = json.loads(cache_path().read_text())
+    key = data["files"][str(path)]["key"]
+    st = path.stat()
+    key["status"] = library_cache.file_status(st)
+    key["read"] = st.st_ctime_ns + library_cache.RACY_NS - 1
+    cache_path().write_text(json.dumps(data))
+    entry = scan(folder)[0]
+    assert not entry.ok and "negative" in entry.errors[0]
+    # The same record made after the window: the status vouches for the file, and
+    # the summary of the bytes it had is taken (what the window is there to prevent).
+    path.write_text(GOOD)
+    scan(folder)
+    data = json.loads(cache_path().read_text())
+    path.write_text(BAD.replace("-30s", "-3s"))
+    key = data["files"][str(path)]["key"]
+    st = path.stat()
+    key["status"] = library_cache.file_status(st)
+    key["read"] = st.st_ctime_ns + library_cache.RACY_NS + 1
+    cache_path().write_text(json.dumps(data))
+    assert scan(folder)[0].ok
+
+
+def test_a_file_copied_back_or_saved_over_is_hashed_and_kept_when_its_bytes_are(
+    xdg: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    path = folder / "desk.yaml"
+    path.write_text(GOOD)
+    scan_library(((folder, "yours"),), cache=LibraryCache.open(clock_ns=later(60)))
+    # An editor's save: a new file renamed over the old (new inode), the same bytes.
+    spare = folder.parent / "spare.yaml"
+    shutil.copy2(path, spare)  # mtime kept
+    os.replace(spare, path)
+    read: list[Path] = []
+    import tproutine.cachefiles as cachefiles
+
+    real = cachefiles.read_whole
+
+    def counting(p: Path | str) -> Any:
+        read.append(Path(p))
+        return real(p)
+
+    monkeypatch.setattr(cachefiles, "read_whole", counting)
+    monkeypatch.setattr(
+        "tproutine.tui.catalog.read_entry",
+        lambda *a, **k: (_ for _ in ()).throw(AssertionError("the same bytes were parsed")),
+    )
+    entry = scan_library(((folder, "yours"),), cache=LibraryCache.open(clock_ns=later(60)))[0]
+    assert entry.ok and read == [path]  # hashed, not parsed
+    # Its record now has the new status: the next start takes it without reading.
+    read.clear()
+    scan_library(((folder, "yours"),), cache=LibraryCache.open(clock_ns=later(60)))
+    assert read == []
+
+
 def test_a_damaged_cache_is_rebuilt_silently(xdg: Path, folder: Path) -> None:
     (folder / "a.yaml").write_text(routine("Alpha"))
     first = scan(folder)
@@ -124,7 +212,7 @@ def test_a_cache_written_by_other_code_or_for_other_catalogues_is_dropped(
     steps.mkdir(parents=True)
     (steps / "neck.yaml").write_text("format: tproutine-steps/1\n")
     assert library_cache.inputs() != before
-    assert LibraryCache.open().get(folder / "a.yaml", "yours", []) is None
+    assert LibraryCache.open().take(folder / "a.yaml", "yours") is None
     monkeypatch.setattr(library_cache, "inputs", lambda: "other code")
     cache = LibraryCache.open()
     assert cache._old == {}

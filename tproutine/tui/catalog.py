@@ -265,9 +265,10 @@ PROGRESS_EVERY_S = 0.25
 class LibraryScan:
     """One reading of the library, in two parts.
 
-    :meth:`take_cached` takes every file whose summary the cache has: it reads and
-    hashes each file but parses none, which is quick enough to run before the
-    first paint (with a deadline, for a slow disk). :meth:`read_rest` reads, checks
+    :meth:`take_cached` takes every file whose summary the cache has: it looks at
+    each file's status (and reads and hashes those whose status cannot vouch for
+    them) but parses none, which is quick enough to run before the first paint
+    (with a deadline, for a slow disk). :meth:`read_rest` reads, checks
     and expands the files the cache did not have (a worker thread runs it) and
     saves the cache.
     """
@@ -293,17 +294,11 @@ class LibraryScan:
 
     def take_cached(self, deadline: float | None = None) -> None:
         """The entries of the files the cache has, until ``deadline`` (monotonic clock)."""
-        from tproutine.cachefiles import read_whole
-        from tproutine.tui.library_cache import file_key
-
         while self._todo:
             if deadline is not None and time.monotonic() > deadline:
                 return
             path, origin = self._todo.pop()
-            found = read_whole(path) if self.cache is not None else None
-            entry = None
-            if found is not None and self.cache is not None:
-                entry = self.cache.get(path, origin, file_key(*found))
+            entry = self.cache.take(path, origin) if self.cache is not None else None
             if entry is None:
                 self._unread.append((path, origin))
             else:
@@ -326,6 +321,7 @@ class LibraryScan:
         reported = time.monotonic()
         while self._unread and not cancelled():
             path, origin = self._unread.pop(0)
+            read_ns = self.cache.clock_ns() if self.cache is not None else 0
             found = read_whole(path)
             if found is None:  # it cannot be read whole: the loader says why
                 self.entries.append(read_entry(path, origin)[0])
@@ -333,7 +329,7 @@ class LibraryScan:
             entry = read_entry(path, origin, found[0])[0]
             self.entries.append(entry)
             if self.cache is not None:
-                self.cache.put(entry, file_key(*found))
+                self.cache.put(entry, file_key(*found, read_ns))
             if progress is not None and time.monotonic() - reported >= PROGRESS_EVERY_S:
                 progress(self.ordered())
                 reported = time.monotonic()
