@@ -90,6 +90,11 @@ def replace_file(target: Path, raw: bytes) -> None:
         raise
 
 
+# A temporary file of a write older than this was left by a process that died while
+# writing (a write takes milliseconds): the next write of that cache file removes it.
+STALE_TEMP_S = 3600.0
+
+
 def write_atomic(path: Path, data: str) -> bool:
     """Write ``data`` as ``path`` (:func:`replace_file`), silently: a cache that cannot
     be written (a read-only or full disk) only makes the next start slower."""
@@ -98,7 +103,24 @@ def write_atomic(path: Path, data: str) -> bool:
         replace_file(path, data.encode("utf-8"))
     except OSError:
         return False
+    _remove_stale_temps(path)
     return True
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove the temporary files of ``path`` that a crashed write left behind."""
+    import time
+
+    prefix, too_old = f".{path.name}.", time.time() - STALE_TEMP_S
+    try:
+        with os.scandir(path.parent) as listing:
+            for item in listing:
+                if item.name.startswith(prefix) and item.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        if item.stat(follow_symlinks=False).st_mtime < too_old:
+                            os.unlink(item.path)
+    except OSError:
+        return
 
 
 # --- reading back: every value as this code writes it, or nothing ----------------------

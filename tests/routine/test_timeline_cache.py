@@ -450,3 +450,21 @@ def test_a_cached_run_reads_no_yaml_and_no_checker(tmp_path: Path) -> None:
     assert "yaml" in first[0] and "tproutine.routine.quick" in first[0]
     assert probe() == ["TUI ['PlayerScreen', []]", "PLAIN []"]
     assert paths.cache_dir() == tc.folder().parent
+
+
+def test_a_crashed_writes_temporary_file_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    from tproutine import cachefiles
+
+    target = tmp_path / "cache" / "library.json"
+    target.parent.mkdir()
+    stale = target.parent / ".library.json.abc123.tmp"  # a writer killed an hour ago
+    fresh = target.parent / ".library.json.def456.tmp"  # another writer, writing now
+    other = target.parent / ".other.json.abc123.tmp"  # another cache file's
+    for path in (stale, fresh, other):
+        path.write_text("{half a wr")
+    old = stale.stat().st_mtime - cachefiles.STALE_TEMP_S - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert cachefiles.write_atomic(target, "{}")
+    assert target.read_text() == "{}"
+    assert not stale.exists() and fresh.exists() and other.exists()
