@@ -120,8 +120,8 @@ def test_a_session_recorded_while_locked_is_written_when_the_lock_goes(
     assert sid < 0  # provisional: the row waits for the lock
     assert store.available and store.waiting
     assert store.messages == [
-        "history: the database is busy (another program holds a lock on it); this session "
-        "is kept and saved as soon as it is free"
+        "history: the database is busy (another program holds a lock on it); what is "
+        "recorded meanwhile is kept and saved as soon as it is free"
     ]
     assert saved() == []  # the reader is not blocked, and sees nothing yet
     locker.release()
@@ -199,8 +199,8 @@ def test_run_plain_under_a_lock_says_so_once_and_the_session_is_in_history_later
     assert "Routine complete" in run.stdout
     lines = run.stderr.splitlines()
     assert lines[0] == (
-        "tproutine: history: the database is busy (another program holds a lock on it); this "
-        "session is kept and saved as soon as it is free"
+        "tproutine: history: the database is busy (another program holds a lock on it); what "
+        "is recorded meanwhile is kept and saved as soon as it is free"
     )
     [journal] = db.parent.glob(f"{db.name}.pending-*.jsonl")
     assert lines[1:] == [
@@ -257,8 +257,8 @@ def test_writing_behind_under_a_lock_waits_on_its_thread_and_writes_when_it_goes
     eventually(lambda: store.waiting, "the writer to meet the lock")
     assert not store.saving and store.settle(0.0)  # settled: kept until the lock goes
     assert store.messages == [
-        "history: the database is busy (another program holds a lock on it); this session "
-        "is kept and saved as soon as it is free"
+        "history: the database is busy (another program holds a lock on it); what is "
+        "recorded meanwhile is kept and saved as soon as it is free"
     ]
     assert saved() == []
     locker.release()

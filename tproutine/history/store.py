@@ -1241,9 +1241,11 @@ def _user_version(conn: sqlite3.Connection | None) -> int:
         return SCHEMA_VERSION
 
 
+# Said by any store that wants to write: the app's may be only reading (the History
+# screen), so it speaks of what is recorded, not of "this session".
 _BUSY_MESSAGE = (
-    "history: the database is busy (another program holds a lock on it); this session is "
-    "kept and saved as soon as it is free"
+    "history: the database is busy (another program holds a lock on it); what is recorded "
+    "meanwhile is kept and saved as soon as it is free"
 )
 
 
