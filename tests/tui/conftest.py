@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import OptionList
+from textual.widgets import Footer, OptionList
 
 from tproutine import paths
 from tproutine.devices.status import DeviceStatus, FoundDevice
@@ -215,8 +215,21 @@ async def library_ready(pilot: Pilot[Any]) -> None:
     assert isinstance(app, TProutineApp)
     await wait_for(pilot, "the library", lambda: app.entries is not None)
     await app.workers.wait_for_complete()
-    await wait_for(pilot, "the Library's keys", lambda: not app.screen.query("#footer-later"))
+    await wait_for(pilot, "the Library's keys", lambda: _keys_shown(app))
     await pilot.pause()
+
+
+def _keys_shown(app: TProutineApp) -> bool:
+    """The Library's keys are in their place and drawn (a Footer draws its keys a
+    refresh after it is mounted); true at once for any other screen."""
+    from tproutine.tui.screens.library import LibraryScreen
+
+    screen = app.screen
+    if not isinstance(screen, LibraryScreen):
+        return not screen.query("#footer-later")
+    if screen.query("#footer-later") or not screen.query(Footer):
+        return False
+    return "q Quit" in screen_text(app).splitlines()[-1]
 
 
 async def settle(pilot: Pilot[Any]) -> None:
