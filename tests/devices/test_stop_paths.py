@@ -454,7 +454,10 @@ def test_signals_stop_the_motor_where_the_app_set_no_handler(
         # The fallback re-delivers the signal: the process still ends the way it was told to.
         assert returncode == -sig, (out, err)
     records = simulator.wait_for(since, disconnected, "the disconnect")
-    assert_log_stopped_before_disconnect(records)
+    try:
+        assert_log_stopped_before_disconnect(records)
+    except AssertionError:
+        raise AssertionError((returncode, out, err, records)) from None
 
 
 def test_after_a_signal_the_app_may_leave_its_own_way(
