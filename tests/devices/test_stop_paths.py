@@ -471,3 +471,43 @@ def test_after_a_signal_the_app_may_leave_its_own_way(
     assert returncode == 7 and "app exit SIGTERM" in out, (out, err)
     records = simulator.wait_for(since, disconnected, "the disconnect")
     assert_log_stopped_before_disconnect(records)
+
+
+@pytest.mark.usefixtures("no_leaks")
+@pytest.mark.parametrize("ending", ["cancelled", "failed"])
+async def test_a_set_up_that_does_not_finish_stops_the_motor_it_started(ending: str) -> None:
+    # The worker drives a link as soon as it exists, while its set-up (notifications,
+    # battery, init commands) still runs: a session already running starts the motor
+    # then. Set-up cancelled (the app closing: Ctrl-C, asyncio.run cancelling its
+    # tasks) or failing: the stop goes out before the link is dropped, not left to
+    # the device, which here keeps running when its link goes. (Found once as a
+    # SIGINT run of test_signals_stop_the_motor_where_the_app_set_no_handler.)
+    rig = await make_rig(
+        timeline(("massage", 30, on(40))), connect=False, massager={"on_link_loss": "run"}
+    )
+    controller = rig.controller
+    set_up_done, release = asyncio.Event(), asyncio.Event()
+    real = controller._set_up
+
+    async def set_up_held(link: Any, profile: Any) -> None:
+        await real(link, profile)
+        set_up_done.set()
+        await release.wait()  # still setting up when the motor starts
+        raise OSError("the link dropped during the set-up")
+
+    controller._set_up = set_up_held  # type: ignore[method-assign]
+    try:
+        await rig.run()
+        await eventually(set_up_done.is_set, what="the set-up under way")
+        controller._wake.set()  # any session event wakes the worker
+        await rig.motor(True, what="the motor started during the set-up")
+        if ending == "cancelled":
+            await controller.close()  # cancels the connecting task, in its set-up
+        else:
+            release.set()
+        await eventually(lambda: not rig.massager.connected, what="the link dropped")
+        assert not rig.massager.running
+        assert_stopped_before_disconnect(rig.massager.writes, rig.massager.disconnects)
+    finally:
+        release.set()
+        await rig.close()

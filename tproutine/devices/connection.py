@@ -36,6 +36,7 @@ from tproutine.devices.controller_base import (
     LinkFailed,
     is_address,
     why,
+    within,
 )
 from tproutine.devices.matching import Fit, short_uuid
 from tproutine.devices.profile import (
@@ -345,6 +346,7 @@ class Connection(ControllerBase):
             raise LinkFailed(
                 f"could not connect to {found.name or found.address}: {why(exc)}"
             ) from None
+        link: Link | None = None
         try:
             link = self._link_for(client, found, profile)
             self.profile = profile
@@ -357,9 +359,15 @@ class Connection(ControllerBase):
             self._retry_at = -math.inf
             await self._set_up(link, profile)
         except BaseException as exc:
-            self._link = None
+            self._link = None  # the worker writes nothing more on it
             self._leaving = True
             try:
+                if link is not None:
+                    closing = isinstance(
+                        exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
+                    )
+                    reason = "the app is closing" if closing else "setting up the device failed"
+                    await self._stop_unready(link, profile, reason)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(client.disconnect(), DISCONNECT_TIMEOUT)
             finally:
@@ -372,6 +380,40 @@ class Connection(ControllerBase):
                     f"setting up {found.name or found.address} failed: {why(exc)}"
                 ) from None
             raise
+
+    async def _stop_unready(self, link: Link, profile: DeviceProfile, reason: str) -> None:
+        """Write the stop on a link whose set-up did not finish, before it is dropped.
+
+        The worker drives a link as soon as it exists (the set-up's own writes go
+        through it), so a session already running may have started the motor while
+        notifications, the battery and the init commands were set up. A set-up that
+        fails, or is cancelled because the app is closing (Ctrl-C, asyncio.run
+        cancelling its tasks), must not leave the motor to the device's own
+        behaviour on a lost link: some keep running. Bounded, and finished even if
+        the task is cancelled again meanwhile (the caller re-raises what ended it).
+        """
+        assert self._io_lock is not None
+        for _attempt in range(2):
+            try:
+                # The lock: after a write of the worker's still in flight.
+                async with within(WRITE_TIMEOUT), self._io_lock:
+                    await link.client.write_gatt_char(
+                        link.write_char, encode_stop(profile), response=link.gatt.write_response
+                    )
+                was_running = (self._sent_level or 0) > 0
+                self._set_sent(0)
+                if was_running:
+                    self._emit(
+                        "device", action="stop", reason=reason, level=0, by="controller",
+                    )  # fmt: skip
+                return
+            except asyncio.CancelledError:
+                continue
+            except Exception as exc:  # the link is going anyway: say it, as a stop refused
+                log.info("the stop before leaving an unfinished set-up failed: %r", exc)
+                break
+        if (self._sent_level or 0) > 0:
+            self._say_stop_refused(link.device)
 
     def _link_for(self, client: BleakClient, found: FoundDevice, profile: DeviceProfile) -> Link:
         services = client.services

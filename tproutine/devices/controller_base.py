@@ -409,3 +409,6 @@ class ControllerBase(ABC):
     # controller: every way out ends here
     @abstractmethod
     async def _stop_and_leave(self, reason: str) -> bool: ...
+
+    @abstractmethod
+    def _say_stop_refused(self, device: FoundDevice) -> None: ...
