@@ -362,7 +362,7 @@ class Connection(ControllerBase):
             self._link = None  # the worker writes nothing more on it
             self._leaving = True
             try:
-                if link is not None:
+                if link is not None and client.is_connected:  # a dropped link takes nothing
                     closing = isinstance(
                         exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
                     )
