@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_tmux import LOADED, POLL_S, TMUX, Terminal
+from tests.e2e.test_tmux import POLL_S, TMUX, Terminal, library_read
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -175,7 +175,7 @@ def test_the_demo_drives_the_virtual_massager_after_a_plain_install(
     assert Path(where.stdout.strip()).is_relative_to(installed.venv), where.stdout
 
     deadline = time.monotonic() + 30
-    while not (LOADED.search(terminal.screen()) and "q Quit" in terminal.screen()):
+    while not library_read(terminal.screen()):
         if time.monotonic() > deadline:
             pytest.fail(f"the Library did not list its routines:\n{terminal.screen()}")
         time.sleep(POLL_S)

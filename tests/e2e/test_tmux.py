@@ -36,6 +36,13 @@ WAIT_S = 60.0
 LOADED = re.compile(r"\b\d+ routines?\b")
 
 
+def library_read(screen: str) -> bool:
+    """Every routine listed, with the Library's keys: "9 routines", not "Reading the
+    routines…" nor "7 routines, reading the others…" (on a cold cache the list fills
+    as files are read, and enter then starts whatever is highlighted so far)."""
+    return bool(LOADED.search(screen)) and ", reading" not in screen and "q Quit" in screen
+
+
 class Terminal:
     """One tmux session on its own server socket."""
 
@@ -75,7 +82,7 @@ class Terminal:
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if LOADED.search(screen) and "q Quit" in screen:
+            if library_read(screen):
                 return screen
             time.sleep(POLL_S)
         pytest.fail(f"the Library did not list its routines; the screen was:\n{screen}")
