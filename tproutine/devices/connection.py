@@ -29,6 +29,7 @@ from tproutine.devices.controller_base import (
     DISCONNECT_TIMEOUT,
     FINAL_RECONNECT_TIMEOUT,
     STOP_BY_HAND,
+    STOP_TIMEOUT,
     WRITE_TIMEOUT,
     ControllerBase,
     DeviceError,
@@ -395,8 +396,9 @@ class Connection(ControllerBase):
         assert self._io_lock is not None
         for _attempt in range(2):
             try:
-                # The lock: after a write of the worker's still in flight.
-                async with within(WRITE_TIMEOUT), self._io_lock:
+                # The lock: after a write of the worker's still in flight. At most a
+                # second, as every stop before leaving (a retried connect waits on it).
+                async with within(STOP_TIMEOUT), self._io_lock:
                     await link.client.write_gatt_char(
                         link.write_char, encode_stop(profile), response=link.gatt.write_response
                     )
