@@ -402,12 +402,7 @@ class Connection(ControllerBase):
                     await link.client.write_gatt_char(
                         link.write_char, encode_stop(profile), response=link.gatt.write_response
                     )
-                was_running = (self._sent_level or 0) > 0
-                self._set_sent(0)
-                if was_running:
-                    self._emit(
-                        "device", action="stop", reason=reason, level=0, by="controller",
-                    )  # fmt: skip
+                self._stopped(reason)
                 return
             except asyncio.CancelledError:
                 continue

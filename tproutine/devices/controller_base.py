@@ -385,6 +385,9 @@ class ControllerBase(ABC):
     def _set_sent(self, level: int) -> None: ...
 
     @abstractmethod
+    def _stopped(self, reason: str) -> None: ...
+
+    @abstractmethod
     async def _write(self, data: bytes, what: str) -> bool: ...
 
     # readings: notifications and the level the motor really runs at

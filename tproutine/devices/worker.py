@@ -350,6 +350,13 @@ class Worker(ControllerBase):
                 session.release_device()
         self._wake.set()
 
+    def _stopped(self, reason: str) -> None:
+        """A stop got through: the motor is off, and said to be when it was running."""
+        was_running = (self._sent_level or 0) > 0
+        self._set_sent(0)
+        if was_running:
+            self._emit("device", action="stop", reason=reason, level=0, by="controller")
+
     async def stop_now(self, reason: str = "stop", timeout: float = STOP_TIMEOUT) -> bool:
         """Write the stop command and await it (at most ``timeout``); whether it got through."""
         link = self._link
@@ -363,10 +370,7 @@ class Worker(ControllerBase):
         except TimeoutError:
             ok = False
         if ok:
-            was_running = (self._sent_level or 0) > 0
-            self._set_sent(0)
-            if was_running:
-                self._emit("device", action="stop", reason=reason, level=0, by="controller")
+            self._stopped(reason)
         else:
             log.error("the stop command did not get through (%s)", reason)
         return ok
